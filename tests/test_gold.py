@@ -1,0 +1,110 @@
+"""The project's own gold corpus: every file valid, the test split frozen."""
+
+import hashlib
+import random
+from pathlib import Path
+
+import pytest
+
+from pipeline.gold import (agreement, from_mentions, read_jsonl, relayout, sentence_index,
+                           split_of, validate)
+
+GOLD = Path(__file__).resolve().parents[1] / "data" / "gold"
+FILES = sorted(p for p in GOLD.glob("*.jsonl") if p.name != "items.jsonl")
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_gold_file_is_valid(path):
+    records = read_jsonl(path)
+    assert records, f"{path} is empty"
+    ids = [r["id"] for r in records]
+    assert len(set(ids)) == len(ids), f"{path}: duplicate ids"
+    problems = [p for r in records for p in validate(r)]
+    assert problems == [], problems[:10]
+    for r in records:
+        assert r.get("source") and r.get("position"), f"{r['id']}: source and position are recorded"
+
+
+def test_splits_are_disjoint_and_generated_data_stays_out_of_test():
+    if not (GOLD / "test.jsonl").exists():
+        pytest.skip("no gold yet")
+    ids = {s: {r["id"] for r in read_jsonl(GOLD / f"{s}.jsonl")} for s in ("train", "dev", "test")}
+    assert not ids["train"] & ids["test"] and not ids["dev"] & ids["test"] and not ids["train"] & ids["dev"]
+    test = read_jsonl(GOLD / "test.jsonl")
+    assert len(test) >= 300
+    assert not any(r.get("generated") for r in test)
+    assert all(split_of(i) == "test" for i in ids["test"])
+    generated = read_jsonl(GOLD / "train_relayout.jsonl")
+    assert all(r["generated"] and r["id"].split("#")[0] in ids["train"] for r in generated)
+
+
+def test_test_split_is_frozen():
+    if not (GOLD / "test.jsonl").exists():
+        pytest.skip("no gold yet")
+    expected = (GOLD / "test.sha256").read_text().split()[0]
+    assert hashlib.sha256((GOLD / "test.jsonl").read_bytes()).hexdigest() == expected, \
+        "data/gold/test.jsonl changed: the test split is frozen"
+
+
+ITEM = {"id": "t1", "source": "unit", "position": "0", "text": "市委书记史根治会见了史根治的客人。中原银行向德通智能授信1710万元。"}
+
+
+def test_mentions_become_offsets_in_reading_order():
+    ann = {"entities": [["市委书记", "TITLE"], ["史根治", "PERSON"], ["史根治", "PERSON"],
+                        ["中原银行", "ORG"], ["德通智能", "ORG"], ["1710万元", "MONEY"]],
+           "relations": [[1, 0, "has_title"], [4, 3, "agreement_with"], [4, 5, "amount"]]}
+    rec = from_mentions(ITEM, ann)
+    assert [(e["start"], e["end"]) for e in rec["entities"]] == [(0, 4), (4, 7), (10, 13), (17, 21), (22, 26), (28, 34)]
+    assert rec["relations"][0] == {"head": "e2", "tail": "e1", "label": "has_title"}
+    assert validate(rec) == []
+    with pytest.raises(ValueError, match="not found"):
+        from_mentions(ITEM, {"entities": [["中原银行", "ORG"], ["市委书记", "TITLE"]]})
+
+
+def test_validator_catches_each_kind_of_error():
+    base = from_mentions(ITEM, {"entities": [["市委书记", "TITLE"], ["史根治", "PERSON"], ["中原银行", "ORG"]]})
+    bad = dict(base, entities=[dict(e) for e in base["entities"]])
+    bad["entities"][0]["end"] = 5                       # offsets do not give the text
+    bad["entities"][1]["label"] = "PER"                 # unknown label
+    bad["entities"].append({"id": "e1", "start": 5, "end": 7, "label": "PERSON", "text": "根治"})  # dup id, overlap
+    bad["relations"] = [{"head": "e2", "tail": "e3", "label": "has_title"},   # PERSON->ORG not has_title
+                        {"head": "e2", "tail": "e9", "label": "member_of"},   # missing entity
+                        {"head": "e2", "tail": "e3", "label": "likes"}]       # unknown label
+    text = " ".join(validate(bad))
+    for needle in ("duplicate entity ids", "do not give", "unknown label 'PER'", "overlap",
+                   "cannot link", "missing entity", "unknown relation label"):
+        assert needle in text, needle
+    cross = from_mentions(ITEM, {"entities": [["史根治", "PERSON"], ["中原银行", "ORG"]],
+                                 "relations": [[0, 1, "member_of"]]})
+    assert any("crosses a sentence boundary" in p for p in validate(cross))
+
+
+def test_sentence_index_follows_the_guidelines():
+    idx = sentence_index("甲。乙！丙\n\n丁")
+    assert idx == [0, 0, 1, 1, 2, 2, 2, 3]
+
+
+def test_relayout_carries_offsets_and_keeps_numbers_whole():
+    rec = from_mentions(ITEM, {"entities": [["市委书记", "TITLE"], ["史根治", "PERSON"], ["1710万元", "MONEY"]],
+                               "relations": [[1, 0, "has_title"]]})
+    for seed in range(20):
+        out = relayout(rec, random.Random(seed))
+        assert out["generated"] and out["id"] == "t1#relayout"
+        assert validate(out) == []
+        assert "\n" in out["text"]
+        money = out["entities"][2]["text"]
+        assert "1710" in money.replace("\n", "")  # wrapped maybe, never spaced inside a number
+        stripped = [e["text"].replace("\n", "").replace(" ", "").replace("\u3000", "") for e in out["entities"]]
+        assert stripped == ["市委书记", "史根治", "1710万元"]
+        assert out["relations"] == rec["relations"]
+
+
+def test_agreement_on_hand_computed_passes():
+    one = from_mentions(ITEM, {"entities": [["市委书记", "TITLE"], ["史根治", "PERSON"], ["中原银行", "ORG"]],
+                               "relations": [[1, 0, "has_title"]]})
+    two = from_mentions(ITEM, {"entities": [["市委书记", "TITLE"], ["史根治", "PERSON"], ["德通智能", "ORG"]],
+                               "relations": [[1, 0, "has_title"]]})
+    got = agreement([one], [two])
+    assert got["entities"]["tp"] == 2 and got["entities"]["fp"] == 1 and got["entities"]["fn"] == 1
+    assert got["entities"]["f"] == pytest.approx(2 / 3, abs=1e-4)
+    assert got["relations"]["f"] == 1.0

@@ -1,0 +1,71 @@
+"""The shipped pipeline: loads offline, stays small, annotates raw pages."""
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import spacy
+
+import pipeline
+from pipeline.annotate import annotate_text
+
+MODEL = pipeline.model_path()
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+pytestmark = pytest.mark.skipif(not (MODEL / "config.cfg").exists(), reason="no shipped model")
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    # No cache, no hub: everything the pipeline needs is inside models/.
+    old = {k: os.environ.get(k) for k in ("ZHIE_CACHE", "HF_HUB_OFFLINE")}
+    os.environ["ZHIE_CACHE"] = "/nonexistent/zhie-cache"
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield pipeline.load()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def test_size_under_100_mb():
+    size = sum(p.stat().st_size for p in MODEL.rglob("*") if p.is_file())
+    assert size < 100 * 1024 * 1024, f"{size / 2**20:.1f} MB"
+
+
+def test_meta_records_training_data_and_scores():
+    meta = json.loads((MODEL / "meta.json").read_text(encoding="utf-8"))
+    assert set(meta["labels"]["ner"]) >= {"PERSON", "TITLE", "ORG", "GPE", "MONEY"}
+    assert meta["zhie"]["trained_on"] and meta["zhie"]["scores"]
+    for name in ("cluener/dev", "people_daily/dev", "samples"):
+        assert 0.0 <= meta["zhie"]["scores"][name]["micro"]["f"] <= 1.0
+
+
+def test_spacy_load_finds_the_same_pipeline(nlp):
+    again = spacy.load(MODEL)
+    assert again.pipe_names == nlp.pipe_names == ["transformer", "ner"]
+
+
+def test_tags_officials_posts_and_money(nlp):
+    text = "市委书记史根治主持会议。许昌恒生制药有限公司与中原银行达成预授信1710万元。"
+    doc = nlp(text)
+    ents = {(e.text, e.label_) for e in doc.ents}
+    assert ("史根治", "PERSON") in ents
+    assert ("1710万元", "MONEY") in ents
+
+
+@pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/samples not present")
+def test_sample_pages_offsets_refer_to_the_raw_text(nlp):
+    for path in sorted(SAMPLES.glob("*.txt")):
+        raw = path.read_text(encoding="utf-8")
+        rec = annotate_text(nlp, raw, path.stem)
+        assert rec["entities"], path.name
+        for e in rec["entities"]:
+            assert raw[e["start"]:e["end"]] == e["text"]
+            assert not e["text"][0].isspace() and not e["text"][-1].isspace()
+        names = {re.sub(r"\s", "", e["text"]) for e in rec["entities"] if e["label"] == "PERSON"}
+        assert "史根治" in names, path.name
