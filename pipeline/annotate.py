@@ -2,50 +2,205 @@
 
 The pipeline sees :func:`pipeline.layout.clean`'s text; every entity is
 mapped back, so ``original[start:end]`` is the entity as the user wrote it
-(line breaks and layout spaces included).
+(line breaks and layout spaces included). A document longer than
+``max_chars`` (after cleaning) is cut at sentence ends into chunks that are
+run separately and put back together, so no document is too long for the
+transformer's window.
+
+:func:`annotate_files` is the ``zhie annotate`` run: documents streamed from
+:class:`pipeline.archive.DocumentReader`, results appended to a JSONL file
+per batch (resumable), failures logged, a summary at the end; on one
+machine (``nlp.pipe``, ``n_process`` processes) or on Ray Data.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
+import re
 import sys
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 from spacy.language import Language
+from spacy.tokens import Doc
 
+from .archive import (TABLE_FORMATS, Document, DocumentReader, ErrorLog, Problem, ResultWriter, errors_path,
+                      export_tables, summary_path, write_json)
 from .layout import CleanText, clean
 
-TEXT_SUFFIXES = {".txt"}
-JSONL_SUFFIXES = {".jsonl", ".json"}
+DEFAULT_MAX_CHARS = 5000
+# A chunk ends after sentence-final punctuation (and the closing quotes or
+# brackets that follow it) or at a paragraph break, which cleaning keeps as "\n".
+_SENTENCE_END = re.compile(r"[。！？!?][”’」』）)\"']*|\n+")
 
 
-def doc_record(doc_id: str, source: str, cleaned: CleanText, doc) -> dict:
-    """One output object, in the shape of ``front_page_gold.jsonl`` plus scores."""
+def doc_record(doc_id: str, source: str, cleaned: CleanText, doc: Doc) -> dict:
+    """One output object, in the shape of ``front_page_gold.jsonl``."""
+    return _record(doc_id, source, cleaned, [(e.start_char, e.end_char, e.label_) for e in doc.ents])
+
+
+def _record(doc_id: str, source: str, cleaned: CleanText, spans: Iterable[tuple[int, int, str]]) -> dict:
+    """``spans`` are in cleaned-text offsets; entity ids e1, e2, ... in text order."""
     entities = []
-    for i, ent in enumerate(doc.ents, 1):
-        start, end = cleaned.to_original(ent.start_char, ent.end_char)
-        entities.append({"id": f"e{i}", "start": start, "end": end, "label": ent.label_,
+    for i, (cs, ce, label) in enumerate(sorted(spans), 1):
+        start, end = cleaned.to_original(cs, ce)
+        entities.append({"id": f"e{i}", "start": start, "end": end, "label": label,
                          "text": cleaned.original[start:end]})
     return {"id": doc_id, "source": source, "entities": entities, "relations": [], "events": []}
 
 
+def chunk_spans(text: str, max_chars: int) -> list[tuple[int, int]]:
+    """``[start, end)`` pieces of ``text``, each at most ``max_chars`` long, cut at sentence ends.
+
+    A sentence longer than ``max_chars`` is cut where the limit falls (an
+    entity across that cut is lost; one across a sentence end never is).
+    """
+    if len(text) <= max_chars:
+        return [(0, len(text))]
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    spans, start = [], 0
+    while len(text) - start > max_chars:
+        i = bisect.bisect_right(ends, start + max_chars) - 1
+        end = ends[i] if i >= 0 and ends[i] > start else start + max_chars
+        spans.append((start, end))
+        start = end
+    spans.append((start, len(text)))
+    return spans
+
+
+@dataclass(frozen=True)
+class Result:
+    """A document's record, or why it has none."""
+
+    document: Document
+    record: dict | None
+    error: str | None = None
+
+
+@dataclass
+class _InFlight:
+    """A document whose chunks are in the pipeline."""
+
+    document: Document
+    cleaned: CleanText | None = None
+    chunks_left: int = 0
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+def annotate_documents(nlp: Language, documents: Iterable[Document], *, batch_size: int = 32,
+                       n_process: int = 1, max_chars: int = DEFAULT_MAX_CHARS) -> Iterator[Result]:
+    """A :class:`Result` per document, in input order; a failing document does not stop the stream."""
+    in_flight: deque[_InFlight] = deque()  # documents read, result not yet yielded
+    chunks: deque[tuple[_InFlight, int]] = deque()  # chunks sent to nlp.pipe, with their offsets
+
+    def chunk_texts() -> Iterator[str]:
+        for document in documents:
+            item = _InFlight(document)
+            in_flight.append(item)
+            try:
+                item.cleaned = clean(document.text)
+                pieces = chunk_spans(item.cleaned.text, max_chars)
+            except Exception as err:  # noqa: BLE001 - reported as this document's failure
+                item.error = _describe(err)
+                continue
+            item.chunks_left = len(pieces)
+            for start, end in pieces:
+                chunks.append((item, start))
+                yield item.cleaned.text[start:end]
+
+    def finished() -> Iterator[Result]:
+        while in_flight and in_flight[0].chunks_left == 0:
+            item = in_flight.popleft()
+            if item.error is not None:
+                yield Result(item.document, None, item.error)
+            else:
+                yield Result(item.document, _record(item.document.id, item.document.source, item.cleaned, item.spans))
+
+    for doc in _pipe_tolerant(nlp, chunk_texts(), batch_size=batch_size, n_process=n_process):
+        item, offset = chunks.popleft()
+        item.chunks_left -= 1
+        if isinstance(doc, Exception):
+            item.error = item.error or _describe(doc)
+        else:
+            item.spans.extend((offset + e.start_char, offset + e.end_char, e.label_) for e in doc.ents)
+        yield from finished()
+    yield from finished()
+
+
+class _Feed:
+    """An iterator that remembers what was taken from it and not yet accounted for."""
+
+    def __init__(self, source: Iterator[str]) -> None:
+        self.source = source
+        self.taken: deque[str] = deque()
+        self.exhausted = False
+        self.source_failed = False
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            text = next(self.source)
+        except StopIteration:
+            self.exhausted = True
+            raise
+        except Exception:
+            self.source_failed = True
+            raise
+        self.taken.append(text)
+        return text
+
+
+def _pipe_tolerant(nlp: Language, texts: Iterator[str], *, batch_size: int,
+                   n_process: int) -> Iterator[Doc | Exception]:
+    """``nlp.pipe(texts)``, with the exception in place of each text that fails.
+
+    When a batch fails, nlp.pipe stops (and with ``n_process > 1`` spaCy
+    cannot say which text failed): the texts taken but not returned are run
+    one by one to find the culprit, then a new nlp.pipe continues.
+    """
+    feed = _Feed(texts)
+    while True:
+        try:
+            for doc in nlp.pipe(feed, batch_size=batch_size, n_process=n_process):
+                feed.taken.popleft()
+                yield doc
+            return
+        except Exception:
+            if feed.source_failed or not feed.taken:
+                raise  # a bug in reading, or a failure no document explains
+            while feed.taken:
+                yield _run_one(nlp, feed.taken.popleft())
+            if feed.exhausted:
+                return
+
+
+def _run_one(nlp: Language, text: str) -> Doc | Exception:
+    try:
+        return nlp(text)
+    except Exception as err:  # noqa: BLE001 - the caller reports it
+        return err
+
+
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
+
+
 def annotate_texts(nlp: Language, items: Iterable[tuple[str, str]], *, source: str = "",
                    batch_size: int = 32) -> Iterator[dict]:
-    """``(id, original text)`` pairs to output records, in input order."""
-    pending: list[tuple[str, CleanText]] = []
-
-    def cleaned_texts() -> Iterator[str]:
-        for doc_id, text in items:
-            c = clean(text)
-            pending.append((doc_id, c))
-            yield c.text
-
-    # nlp.pipe pulls texts lazily, so ``pending`` holds only the current batch
-    for doc in nlp.pipe(cleaned_texts(), batch_size=batch_size):
-        doc_id, c = pending.pop(0)
-        yield doc_record(doc_id, source, c, doc)
+    """``(id, original text)`` pairs to output records, in input order; a failure raises."""
+    documents = (Document(doc_id, text, source) for doc_id, text in items)
+    for result in annotate_documents(nlp, documents, batch_size=batch_size):
+        if result.error is not None:
+            raise RuntimeError(f"document {result.document.id!r}: {result.error}")
+        yield result.record
 
 
 def annotate_text(nlp: Language, text: str, doc_id: str = "doc") -> dict:
@@ -53,60 +208,250 @@ def annotate_text(nlp: Language, text: str, doc_id: str = "doc") -> dict:
 
 
 def read_inputs(paths: Iterable[Path], text_field: str = "text", id_field: str = "id") -> Iterator[tuple[str, str, str]]:
-    """``(id, text, source path)`` from ``.txt`` files, JSONL files and folders of them.
+    """``(id, text, source)`` of every document under ``paths``; the first unreadable one raises ValueError.
 
-    A ``.txt`` file is one document whose id is its path relative to the
-    folder given; a JSONL line is one document with ``text_field`` (and
-    ``id_field`` if present, else ``file:line``).
+    See :mod:`pipeline.archive` for the formats and ids.
     """
-    for root in paths:
-        root = Path(root)
-        if not root.exists():
-            raise FileNotFoundError(f"input {root} does not exist")
-        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-        for path in files:
-            rel = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            suffix = path.suffix.lower()
-            if suffix in TEXT_SUFFIXES:
-                yield rel, path.read_text(encoding="utf-8-sig"), str(path)
-            elif suffix in JSONL_SUFFIXES:
-                with path.open(encoding="utf-8-sig") as f:
-                    for n, line in enumerate(f, 1):
-                        if not line.strip():
-                            continue
-                        try:
-                            obj = json.loads(line)
-                            text = obj[text_field]
-                        except (json.JSONDecodeError, KeyError) as err:
-                            raise ValueError(f"{path}:{n}: not a JSON object with a {text_field!r} field ({err})") from err
-                        yield str(obj.get(id_field, f"{rel}:{n}")), text, str(path)
+    for doc in DocumentReader(paths, text_field=text_field, id_field=id_field):
+        yield doc.id, doc.text, doc.source
 
 
-def annotate_files(nlp: Language, inputs: Iterable[Path], output: Path, *, batch_size: int = 32,
+# ---------------------------------------------------------------- the run
+
+@dataclass
+class Tally:
+    """What a run did, as printed at the end and written to ``OUT.summary.json``."""
+
+    output: str
+    already_done: int = 0  # documents OUT held when a resumed run started
+    documents: int = 0
+    characters: int = 0
+    entities: Counter = field(default_factory=Counter)
+    relations: Counter = field(default_factory=Counter)
+    failures: int = 0
+    unreadable: int = 0
+    renamed_duplicates: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def add(self, result: Result) -> None:
+        if result.record is None:
+            self.failures += 1
+            return
+        self.documents += 1
+        self.characters += len(result.document.text)
+        self.entities.update(e["label"] for e in result.record["entities"])
+        self.relations.update(r["label"] for r in result.record["relations"])
+
+    def count_problem(self, problem: Problem) -> None:
+        if problem.kind == "duplicate":
+            self.renamed_duplicates += 1
+        elif problem.kind == "unreadable":
+            self.unreadable += 1
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def as_dict(self, **extra) -> dict:
+        seconds = self.seconds
+        return {"output": self.output, "documents": self.documents, "characters": self.characters,
+                "entities": dict(sorted(self.entities.items())), "relations": dict(sorted(self.relations.items())),
+                "failures": self.failures, "unreadable": self.unreadable,
+                "renamed_duplicates": self.renamed_duplicates, "already_done": self.already_done,
+                "seconds": round(seconds, 2), "docs_per_s": round(self.documents / max(seconds, 1e-9), 2),
+                "chars_per_s": round(self.characters / max(seconds, 1e-9), 1), **extra}
+
+
+def format_summary(summary: dict) -> str:
+    def counts(c: dict) -> str:
+        return ", ".join(f"{k} {v}" for k, v in c.items()) or "none"
+
+    lines = [f"{summary['documents']} documents, {summary['characters']} characters in {summary['seconds']} s "
+             f"({summary['docs_per_s']} docs/s, {summary['chars_per_s']} chars/s)",
+             f"entities: {counts(summary['entities'])}",
+             f"relations: {counts(summary['relations'])}",
+             f"failed documents: {summary['failures']}, unreadable inputs: {summary['unreadable']}, "
+             f"renamed duplicate ids: {summary['renamed_duplicates']}"]
+    if summary["already_done"]:
+        lines.append(f"resumed: {summary['already_done']} documents were already in {summary['output']}")
+    if summary.get("interrupted"):
+        lines.append("interrupted: run again with --resume to continue")
+    return "\n".join(lines)
+
+
+def annotate_files(nlp: Language | str | os.PathLike | None, inputs: Iterable[str | os.PathLike], output: Path, *,
+                   batch_size: int = 32, n_process: int = 1, max_chars: int = DEFAULT_MAX_CHARS,
+                   include: Sequence[str] = (), exclude: Sequence[str] = (), text_field: str = "text",
+                   id_field: str = "id", formats: Sequence[str] = (), report: Path | None = None,
+                   report_docs: int = 50, resume: bool = False, engine: str = "local", gpu_id: int = -1,
                    progress: bool = True) -> int:
-    """Annotate every document under ``inputs`` into the JSONL file ``output``.
+    """Annotate every document under ``inputs`` into the JSONL file ``output``; the number written.
 
-    Written to ``output.partial`` and renamed at the end, so a crashed run
-    never leaves a truncated file under the final name.
+    ``nlp``: a loaded pipeline or a pipeline directory (None: the shipped
+    model); the Ray engine loads it in each actor and needs a directory.
+    Records are appended a batch at a time as whole lines; with ``resume``
+    the documents already in ``output`` are skipped. Failures and unreadable
+    inputs go to ``OUT.errors.jsonl``, the summary to ``OUT.summary.json``
+    (and stderr when ``progress``). ``formats``: also write Parquet / CSV
+    tables (:func:`pipeline.archive.export_tables`); ``report``: an HTML
+    page of ``report_docs`` sampled documents.
     """
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".partial")
-    sources: dict[str, str] = {}
+    from tqdm import tqdm
 
-    def items() -> Iterator[tuple[str, str]]:
-        for doc_id, text, src in read_inputs(inputs):
-            sources[doc_id] = src
-            yield doc_id, text
+    from .report import Sample, write_report
 
-    n = 0
-    with tmp.open("w", encoding="utf-8") as out:
-        for rec in annotate_texts(nlp, items(), batch_size=batch_size):
-            rec["source"] = sources.pop(rec["id"], "")
-            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            n += 1
-            if progress:
-                print(f"\r{n} documents", end="", file=sys.stderr, flush=True)
-    if progress:
-        print(file=sys.stderr)
-    os.replace(tmp, output)
-    return n
+    output = Path(output)
+    unknown = set(formats) - set(TABLE_FORMATS) - {"jsonl"}
+    if unknown:
+        raise ValueError(f"unknown format(s) {sorted(unknown)}; choose from jsonl, {', '.join(TABLE_FORMATS)}")
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}; choose local or ray")
+
+    def on_problem(problem: Problem) -> None:
+        tally.count_problem(problem)
+        errors.log(problem)
+
+    sample = Sample(report_docs) if report else None
+
+    def todo(documents: Iterable[Document]) -> Iterator[Document]:
+        for doc in documents:
+            if sample is not None:  # the report samples every document, those already done too
+                sample.add(doc.id, doc.text)
+            if doc.id not in journal.done_ids:
+                yield doc
+
+    # Inputs, model and engine are checked before OUT is touched.
+    reader = DocumentReader(inputs, include=include, exclude=exclude, text_field=text_field, id_field=id_field,
+                            on_problem=on_problem)
+    if engine == "local":
+        results = annotate_documents(_load(nlp), todo(reader), batch_size=batch_size, n_process=n_process,
+                                     max_chars=max_chars)
+    else:
+        results = _ray_results(nlp, todo(reader), batch_size=batch_size, n_actors=n_process, max_chars=max_chars,
+                               gpu=gpu_id >= 0)
+    errors = ErrorLog(errors_path(output), resume=resume)
+    journal = ResultWriter(output, resume=resume)
+    tally = Tally(str(output), already_done=len(journal.done_ids))
+    bar = tqdm(total=reader.total_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="annotate",
+               disable=not progress, file=sys.stderr)
+    completed = False
+    try:
+        for n, result in enumerate(results, 1):
+            tally.add(result)
+            if result.record is None:
+                on_problem(Problem(result.document.id, result.document.source, result.error, "failed"))
+            else:
+                journal.add(result.record)
+            if n % batch_size == 0:
+                journal.flush()
+                _show(bar, reader, tally)
+        completed = True
+        bar.update(bar.total - bar.n)  # files skipped by --include were never read
+    finally:
+        results.close()  # ends nlp.pipe's worker processes
+        journal.close()
+        errors.close()
+        _show(bar, reader, tally)
+        bar.close()
+        summary = tally.as_dict(interrupted=not completed)
+        write_json(summary_path(output), summary)
+        if progress:
+            print(format_summary(summary), file=sys.stderr)
+    tables = [f for f in formats if f != "jsonl"]
+    if tables:
+        export_tables(output, tables)
+    if report:
+        write_report(Path(report), output, sample)
+    return tally.documents
+
+
+def _load(nlp: Language | str | os.PathLike | None) -> Language:
+    from . import load
+
+    return nlp if isinstance(nlp, Language) else load(nlp)
+
+
+def _show(bar, reader: DocumentReader, tally: Tally) -> None:
+    bar.update(max(min(reader.bytes_read, reader.total_bytes) - bar.n, 0))
+    seconds = max(tally.seconds, 1e-9)
+    bar.set_postfix_str(f"{tally.documents} docs {tally.documents / seconds:.1f}/s, "
+                        f"{tally.characters / seconds / 1000:.1f}k chars/s", refresh=False)
+
+
+# ---------------------------------------------------------------- Ray engine
+
+# Documents are handed to Ray in windows (ray.data.from_items needs a list);
+# each window starts the actors anew, so a window should run for minutes.
+RAY_WINDOW_DOCS = 20_000
+RAY_WINDOW_CHARS = 20_000_000
+
+
+class RayAnnotator:
+    """A Ray Data actor: loads the pipeline once, annotates batches of documents."""
+
+    def __init__(self, model: str, gpu: bool, batch_size: int, max_chars: int) -> None:
+        if gpu:
+            import spacy
+
+            spacy.require_gpu(0)  # Ray sets CUDA_VISIBLE_DEVICES to this actor's GPU
+        self.nlp = _load(model)
+        self.batch_size, self.max_chars = batch_size, max_chars
+
+    def __call__(self, batch: dict) -> dict:
+        documents = [Document(str(i), str(t), str(s)) for i, t, s in zip(batch["id"], batch["text"], batch["source"])]
+        results = list(annotate_documents(self.nlp, documents, batch_size=self.batch_size, max_chars=self.max_chars))
+        return {"key": list(batch["key"]),
+                "record": [json.dumps(r.record, ensure_ascii=False) if r.record else "" for r in results],
+                "error": [r.error or "" for r in results]}
+
+
+def _ray_results(model: Language | str | os.PathLike | None, documents: Iterable[Document], *, batch_size: int,
+                 n_actors: int, max_chars: int, gpu: bool) -> Iterator[Result]:
+    """Results in input order, computed by ``n_actors`` Ray Data actors (one GPU each with ``gpu``).
+
+    Checks Ray and the model and starts Ray at once; the work starts when the results are read.
+    """
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise RuntimeError("--engine ray needs Ray: pip install 'zhie[ray]' (or ray[data])") from None
+    if isinstance(model, Language):
+        raise ValueError("the Ray engine loads the pipeline in each actor: pass its directory, not a loaded one")
+    from . import model_path
+
+    model = str(model_path(model).resolve())  # every node must be able to read it
+    if not (Path(model) / "config.cfg").exists():
+        raise FileNotFoundError(f"no spaCy pipeline at {model} (config.cfg missing)")
+    if not ray.is_initialized():
+        ray.init()  # joins $RAY_ADDRESS's cluster if set, else starts a local one
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = False  # ours counts documents
+    actor_kwargs = {"model": model, "gpu": gpu, "batch_size": batch_size, "max_chars": max_chars}
+
+    def results() -> Iterator[Result]:
+        for window in _windows(documents):
+            rows = ray.data.from_items([{"key": k, "id": d.id, "text": d.text, "source": d.source}
+                                        for k, d in enumerate(window)])
+            annotated = rows.map_batches(RayAnnotator, fn_constructor_kwargs=actor_kwargs, batch_size=batch_size,
+                                         concurrency=max(n_actors, 1), num_gpus=1 if gpu else 0)
+            for k, row in enumerate(annotated.iter_rows()):
+                if row["key"] != k:
+                    raise RuntimeError(f"Ray returned document {row['key']} where {k} was expected")
+                record = json.loads(row["record"]) if row["record"] else None
+                yield Result(window[k], record, row["error"] or None)
+
+    return results()
+
+
+def _windows(documents: Iterable[Document]) -> Iterator[list[Document]]:
+    window, chars = [], 0
+    for doc in documents:
+        window.append(doc)
+        chars += len(doc.text)
+        if len(window) >= RAY_WINDOW_DOCS or chars >= RAY_WINDOW_CHARS:
+            yield window
+            window, chars = [], 0
+    if window:
+        yield window

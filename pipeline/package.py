@@ -19,6 +19,8 @@ TRAINED_ON = [
     "People's Daily 1998 train, 12,000 clauses (nr→PERSON, nt→ORG, administrative ns→GPE; posts unknown)",
     "FewFC train, 9 of every 10 documents (argument organisations→ORG, persons→PERSON; partial annotation)",
     "MONEY everywhere from the number+currency pattern (silver labels)",
+    "zhie's own gold train split (data/gold/train.jsonl) and its layout-noise copies, twice "
+    "(continued training with configs/ner_cpu_update.cfg)",
 ]
 
 

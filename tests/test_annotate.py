@@ -76,3 +76,53 @@ def test_annotate_files_writes_jsonl_atomically(nlp, tmp_path):
     assert rec["id"] == "p1.txt" and rec["source"].endswith("p1.txt")
     original = (src / "p1.txt").read_text(encoding="utf-8")
     assert [original[e["start"]:e["end"]] for e in rec["entities"]] == ["市委书记", "史\n根治"]
+
+
+# ---------------------------------------------------------------- long documents
+
+from pathlib import Path
+
+from pipeline.annotate import annotate_documents, chunk_spans
+from pipeline.archive import Document
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+
+def test_chunks_end_at_sentence_ends_and_cover_the_text():
+    text = "".join(f"第{i}句话，内容{'很' * (i % 7)}长。" for i in range(200)) + "\n最后一段没有句号"
+    spans = chunk_spans(text, 50)
+    assert spans[0][0] == 0 and spans[-1][1] == len(text)
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # contiguous
+    assert all(0 < e - s <= 50 for s, e in spans)
+    assert all(text[e - 1] in "。\n" for _, e in spans[:-1])
+    assert chunk_spans("短文本。", 50) == [(0, 4)] and chunk_spans("", 50) == [(0, 0)]
+
+
+def test_run_on_sentence_is_cut_at_the_limit():
+    assert chunk_spans("字" * 25, 10) == [(0, 10), (10, 20), (20, 25)]
+
+
+def test_long_document_is_chunked_and_reassembled(nlp):
+    para = "面对形势，市\n委书记史根治指出。" + "干部要想干、会干、能干" * 8 + "。\n\n市 领 导 王 堃出席，投资3000 万元。\n\n"
+    text = para * 40  # ~6000 characters
+    whole, chunked = (next(annotate_documents(nlp, [Document("long", text, "")], max_chars=m)).record
+                      for m in (10 ** 9, 120))
+    assert chunked == whole
+    assert len(chunked["entities"]) == 4 * 40
+    assert [e["id"] for e in chunked["entities"]] == [f"e{i}" for i in range(1, 161)]
+    for e in chunked["entities"]:
+        assert text[e["start"]:e["end"]] == e["text"]
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="../shared/samples not present")
+def test_sample_front_pages_in_small_chunks_keep_offsets(nlp):
+    docs = [Document(p.name, p.read_text(encoding="utf-8"), str(p)) for p in sorted(SAMPLES.glob("*.txt"))]
+    for whole, chunked in zip(annotate_documents(nlp, docs), annotate_documents(nlp, docs, max_chars=200)):
+        assert chunked.record == whole.record
+        for e in chunked.record["entities"]:
+            assert chunked.document.text[e["start"]:e["end"]] == e["text"]
+
+
+def test_annotate_texts_raises_on_a_failing_document(nlp):
+    with pytest.raises(RuntimeError, match="bad"):
+        list(annotate_texts(nlp, [("ok", "史根治"), ("bad", 42)]))

@@ -45,3 +45,13 @@ def test_resolve_passes_hub_names_through():
 def test_entry_points_register_the_architecture():
     # found through the package's entry points, so `spacy train` needs no --code
     assert spacy.registry.architectures.get("zhie.Transformer.v1") is not None
+
+
+def test_update_config_sources_both_components():
+    config = load_config(CONFIGS / "ner_cpu_update.cfg")
+    for name in ("transformer", "ner"):
+        assert config["components"][name] == {"source": "${paths.base_model}"} or \
+            config["components"][name]["source"] == config["paths"]["base_model"]
+    assert config["paths"]["train"] == "corpus/update.spacy"
+    assert config["training"]["optimizer"]["learn_rate"]["initial_rate"] < \
+        load_config(CONFIGS / "ner_cpu.cfg")["training"]["optimizer"]["learn_rate"]["initial_rate"]
