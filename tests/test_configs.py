@@ -47,11 +47,16 @@ def test_entry_points_register_the_architecture():
     assert spacy.registry.architectures.get("zhie.Transformer.v1") is not None
 
 
-def test_update_config_sources_both_components():
-    config = load_config(CONFIGS / "ner_cpu_update.cfg")
-    for name in ("transformer", "ner"):
-        assert config["components"][name] == {"source": "${paths.base_model}"} or \
-            config["components"][name]["source"] == config["paths"]["base_model"]
+def test_update_config_sources_the_transformer_and_rebuilds_the_head():
+    config = load_config(CONFIGS / "ner_cpu_update.cfg", interpolate=False)
+    cpu = load_config(CONFIGS / "ner_cpu.cfg", interpolate=False)
+    assert config["components"]["transformer"] == {"source": "${paths.base_model}"}
+    assert config["components"]["ner"] == cpu["components"]["ner"]  # the current head
     assert config["paths"]["train"] == "corpus/update.spacy"
-    assert config["training"]["optimizer"]["learn_rate"]["initial_rate"] < \
-        load_config(CONFIGS / "ner_cpu.cfg")["training"]["optimizer"]["learn_rate"]["initial_rate"]
+
+
+def test_ner_sees_characters_as_well_as_pieces():
+    tok2vec = load_config(CONFIGS / "ner_cpu.cfg")["components"]["ner"]["model"]["tok2vec"]
+    assert tok2vec["@layers"] == "concatenate.v1"
+    assert tok2vec["*"]["transformer"]["@architectures"] == "spacy-transformers.TransformerListener.v1"
+    assert "ORTH" in tok2vec["*"]["characters"]["embed"]["attrs"]
