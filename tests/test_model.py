@@ -41,7 +41,7 @@ def test_meta_records_training_data_and_scores():
     meta = json.loads((MODEL / "meta.json").read_text(encoding="utf-8"))
     assert set(meta["labels"]["ner"]) >= {"PERSON", "TITLE", "ORG", "GPE", "MONEY"}
     assert meta["zhie"]["trained_on"] and meta["zhie"]["scores"]
-    for name in ("cluener/dev", "people_daily/dev", "samples"):
+    for name in ("cluener/dev", "people_daily/dev", "zhie_gold/test", "samples"):
         assert 0.0 <= meta["zhie"]["scores"][name]["micro"]["f"] <= 1.0
 
 
