@@ -20,7 +20,7 @@ install: $(BIN)/zhie
 
 # The main job: annotate the sample front pages with the shipped model.
 samples: install
-	$(BIN)/zhie annotate $(SHARED)/samples --output build/samples.jsonl
+	$(BIN)/zhie annotate $(SHARED)/samples --include '*.txt' --output build/samples.jsonl
 	@echo "entities per document:"; $(BIN)/python -c "import json; [print(' ', d['id'], len(d['entities'])) for d in map(json.loads, open('build/samples.jsonl'))]"
 
 test: install
