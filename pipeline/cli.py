@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -38,9 +36,8 @@ def corpus_stats(corpora: Optional[Path] = CorporaOpt, source: Optional[List[str
     """Entity counts per label, source and split; spans that do not align with tokens."""
     import spacy
 
-    from .corpora import LABELS, READERS
+    from .corpora import LABELS, READERS, load
     from .docbins import ConversionStats, record_to_doc
-    from .corpora import load
 
     nlp = spacy.blank("zh")
     header = f"{'source':<13} {'split':<6} {'docs':>7} " + " ".join(f"{l:>7}" for l in LABELS) + f" {'unaligned':>9} {'unknown%':>8}"
