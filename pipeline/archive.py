@@ -41,7 +41,6 @@ import io
 import json
 import os
 import re
-import sys
 import tarfile
 import zipfile
 from dataclasses import asdict, dataclass, replace
@@ -188,9 +187,10 @@ class DocumentReader:
     ``include`` / ``exclude``: glob patterns (``fnmatch``: ``*`` also
     crosses ``/``) matched against a document file's path as it appears in
     ids (``2024/a.txt``, ``news.zip/2024/a.txt``); archives are opened
-    unless excluded, and the patterns filter their members. ``on_problem`` receives every
-    problem; without it the first problem raises :class:`InputError`.
-    ``bytes_read`` / ``total_bytes`` measure progress.
+    unless excluded, and the patterns filter their members; files named as
+    inputs are always read. ``on_problem`` receives every problem; without
+    it the first problem raises :class:`InputError`. ``bytes_read`` /
+    ``total_bytes`` measure progress.
     """
 
     def __init__(self, inputs: Iterable[str | os.PathLike], *, include: Sequence[str] = (),
@@ -621,7 +621,3 @@ def _write_parquet(path: Path, table: str, rows: Iterable[tuple]) -> None:
                 group.clear()
         writer.write_table(pa.Table.from_pylist([dict(zip(names, g)) for g in group], schema))
 
-
-def print_problem(problem: Problem) -> None:
-    """Default problem sink for interactive use."""
-    print(f"{problem.kind}: {problem.id}: {problem.error}", file=sys.stderr)

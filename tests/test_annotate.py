@@ -5,11 +5,14 @@ transformer; tests/test_model.py runs the shipped model.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 import spacy
 
-from pipeline.annotate import annotate_files, annotate_text, annotate_texts, read_inputs
+from pipeline.annotate import (annotate_documents, annotate_files, annotate_text, annotate_texts, chunk_spans,
+                               read_inputs)
+from pipeline.archive import Document
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +82,6 @@ def test_annotate_files_writes_jsonl_atomically(nlp, tmp_path):
 
 
 # ---------------------------------------------------------------- long documents
-
-from pathlib import Path
-
-from pipeline.annotate import annotate_documents, chunk_spans
-from pipeline.archive import Document
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 
