@@ -10,13 +10,14 @@ transformer's window.
 :func:`annotate_files` is the ``zhie annotate`` run: documents streamed from
 :class:`pipeline.archive.DocumentReader`, results appended to a JSONL file
 per batch (resumable), failures logged, a summary at the end; on one
-machine (``nlp.pipe``, ``n_process`` processes) or on Ray Data.
+machine (``nlp.pipe``, in ``n_process`` worker processes) or on Ray Data.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+import multiprocessing as mp
 import os
 import re
 import sys
@@ -95,7 +96,14 @@ class _InFlight:
 
 def annotate_documents(nlp: Language, documents: Iterable[Document], *, batch_size: int = 32,
                        n_process: int = 1, max_chars: int = DEFAULT_MAX_CHARS) -> Iterator[Result]:
-    """A :class:`Result` per document, in input order; a failing document does not stop the stream."""
+    """A :class:`Result` per document, in input order; a failing document does not stop the stream.
+
+    ``n_process > 1``: that many worker processes (:func:`_annotate_in_processes`).
+    """
+    if n_process > 1:
+        yield from _annotate_in_processes(nlp, documents, batch_size=batch_size, n_process=n_process,
+                                          max_chars=max_chars)
+        return
     in_flight: deque[_InFlight] = deque()  # documents read, result not yet yielded
     chunks: deque[tuple[_InFlight, int]] = deque()  # chunks sent to nlp.pipe, with their offsets
 
@@ -122,7 +130,7 @@ def annotate_documents(nlp: Language, documents: Iterable[Document], *, batch_si
             else:
                 yield Result(item.document, _record(item.document.id, item.document.source, item.cleaned, item.spans))
 
-    for doc in _pipe_tolerant(nlp, chunk_texts(), batch_size=batch_size, n_process=n_process):
+    for doc in _pipe_tolerant(nlp, chunk_texts(), batch_size=batch_size):
         item, offset = chunks.popleft()
         item.chunks_left -= 1
         if isinstance(doc, Exception):
@@ -158,18 +166,16 @@ class _Feed:
         return text
 
 
-def _pipe_tolerant(nlp: Language, texts: Iterator[str], *, batch_size: int,
-                   n_process: int) -> Iterator[Doc | Exception]:
+def _pipe_tolerant(nlp: Language, texts: Iterator[str], *, batch_size: int) -> Iterator[Doc | Exception]:
     """``nlp.pipe(texts)``, with the exception in place of each text that fails.
 
-    When a batch fails, nlp.pipe stops (and with ``n_process > 1`` spaCy
-    cannot say which text failed): the texts taken but not returned are run
-    one by one to find the culprit, then a new nlp.pipe continues.
+    When a batch fails, nlp.pipe stops: the texts taken but not returned are
+    run one by one to find the culprit, then a new nlp.pipe continues.
     """
     feed = _Feed(texts)
     while True:
         try:
-            for doc in nlp.pipe(feed, batch_size=batch_size, n_process=n_process):
+            for doc in nlp.pipe(feed, batch_size=batch_size):
                 feed.taken.popleft()
                 yield doc
             return
@@ -187,6 +193,69 @@ def _run_one(nlp: Language, text: str) -> Doc | Exception:
         return nlp(text)
     except Exception as err:  # noqa: BLE001 - the caller reports it
         return err
+
+
+_worker: dict = {}  # a worker process's pipeline and settings (_start_worker)
+
+
+def _annotate_in_processes(nlp: Language, documents: Iterable[Document], *, batch_size: int, n_process: int,
+                           max_chars: int) -> Iterator[Result]:
+    """:func:`annotate_documents` in ``n_process`` forked processes, a batch per task, results in order.
+
+    Not ``nlp.pipe(n_process=...)``: spaCy sends every Doc back with its
+    transformer tensors, and after a worker error it waits forever for a
+    worker blocked writing such a Doc into a pipe that the other workers
+    still hold open. Here a worker returns records, a failing document stays
+    a failed Result inside its worker, and at most 2 batches per process are
+    in flight (memory stays bounded). A worker that dies raises BrokenProcessPool.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # else each forked worker warns
+    fork = "fork" in mp.get_all_start_methods()  # workers inherit the loaded pipeline
+    pool = ProcessPoolExecutor(n_process, mp_context=mp.get_context("fork" if fork else "spawn"),
+                               initializer=_start_worker, initargs=(nlp, batch_size, max_chars))
+    pending: deque = deque()
+    try:
+        for batch in _batches(documents, batch_size):
+            pending.append((batch, pool.submit(_annotate_batch, batch)))
+            if len(pending) >= 2 * n_process:
+                yield from _batch_results(*pending.popleft())
+        while pending:
+            yield from _batch_results(*pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_worker(nlp: Language, batch_size: int, max_chars: int) -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        # One thread per process: OpenMP is not fork-safe, and a forked worker
+        # entering a parallel region the parent already used hangs.
+        torch.set_num_threads(1)
+    _worker.update(nlp=nlp, batch_size=batch_size, max_chars=max_chars)
+
+
+def _annotate_batch(batch: list[Document]) -> list[tuple[dict | None, str | None]]:
+    results = annotate_documents(_worker["nlp"], batch, batch_size=_worker["batch_size"],
+                                 max_chars=_worker["max_chars"])
+    return [(r.record, r.error) for r in results]  # not the texts: the parent has them
+
+
+def _batch_results(batch: list[Document], future) -> Iterator[Result]:
+    for document, (record, error) in zip(batch, future.result(), strict=True):
+        yield Result(document, record, error)
+
+
+def _batches(documents: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    batch: list[Document] = []
+    for doc in documents:
+        batch.append(doc)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _describe(err: BaseException) -> str:
@@ -306,6 +375,8 @@ def annotate_files(nlp: Language | str | os.PathLike | None, inputs: Iterable[st
         raise ValueError(f"unknown format(s) {sorted(unknown)}; choose from jsonl, {', '.join(TABLE_FORMATS)}")
     if engine not in ("local", "ray"):
         raise ValueError(f"unknown engine {engine!r}; choose local or ray")
+    if engine == "local" and gpu_id >= 0 and n_process > 1:
+        raise ValueError("one GPU runs one process: drop --n-process, or use --engine ray (one GPU per actor)")
 
     def on_problem(problem: Problem) -> None:
         tally.count_problem(problem)

@@ -362,6 +362,11 @@ def test_missing_input_fails_before_touching_output(tmp_path, model_dir):
     assert out.read_text() == '{"id": "keep"}\n'
 
 
+def test_several_processes_on_one_gpu_are_refused(tmp_path, model_dir):
+    with pytest.raises(ValueError, match="engine ray"):
+        annotate_files(model_dir, [tmp_path], tmp_path / "o.jsonl", n_process=2, gpu_id=0, progress=False)
+
+
 def test_ray_engine_without_ray_says_how_to_install_it(monkeypatch, tmp_path, model_dir):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     (tmp_path / "a.txt").write_text("史根治", encoding="utf-8")
