@@ -23,7 +23,7 @@ import re
 import sys
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -32,7 +32,10 @@ from spacy.tokens import Doc
 
 from .archive import (TABLE_FORMATS, Document, DocumentReader, ErrorLog, Problem, ResultWriter, errors_path,
                       export_tables, summary_path, write_json)
+from . import relations as _relations  # noqa: F401  (registers doc._.relations; None without the component)
+from .events import assemble_events
 from .layout import CleanText, clean
+from .money import normalise_money
 
 DEFAULT_MAX_CHARS = 5000
 # A chunk ends after sentence-final punctuation (and the closing quotes or
@@ -40,19 +43,39 @@ DEFAULT_MAX_CHARS = 5000
 _SENTENCE_END = re.compile(r"[。！？!?][”’」』）)\"']*|\n+")
 
 
-def doc_record(doc_id: str, source: str, cleaned: CleanText, doc: Doc) -> dict:
-    """One output object, in the shape of ``front_page_gold.jsonl``."""
-    return _record(doc_id, source, cleaned, [(e.start_char, e.end_char, e.label_) for e in doc.ents])
+Rel = tuple[tuple[int, int], tuple[int, int], str, float]  # head span, tail span, label, score
 
 
-def _record(doc_id: str, source: str, cleaned: CleanText, spans: Iterable[tuple[int, int, str]]) -> dict:
-    """``spans`` are in cleaned-text offsets; entity ids e1, e2, ... in text order."""
-    entities = []
-    for i, (cs, ce, label) in enumerate(sorted(spans), 1):
+def _record(doc_id: str, source: str, cleaned: CleanText, spans: Iterable[tuple[int, int, str]],
+            relations: Iterable[Rel] = ()) -> dict:
+    """The output object, in the shape of ``front_page_gold.jsonl`` plus scores.
+
+    ``spans`` and ``relations`` are in cleaned-text offsets; entity ids e1, e2,
+    ... in text order; a MONEY entity carries its normalised value
+    (``pipeline.money``); events are assembled on the cleaned text (where the
+    type words are written without layout noise) and their spans mapped back.
+    """
+    entities, ids = [], {}
+    text = cleaned.text
+    spans = sorted(spans)
+    for i, (cs, ce, label) in enumerate(spans, 1):
         start, end = cleaned.to_original(cs, ce)
-        entities.append({"id": f"e{i}", "start": start, "end": end, "label": label,
-                         "text": cleaned.original[start:end]})
-    return {"id": doc_id, "source": source, "entities": entities, "relations": [], "events": []}
+        entity = {"id": f"e{i}", "start": start, "end": end, "label": label, "text": cleaned.original[start:end]}
+        if label == "MONEY":
+            money = normalise_money(text[cs:ce], text[max(0, cs - 4):cs], text[ce:ce + 4])
+            entity["money"] = asdict(money) if money else None
+        entities.append(entity)
+        ids[(cs, ce)] = entity["id"]
+    rels = [{"head": ids[h], "tail": ids[t], "label": label, "score": score}
+            for h, t, label, score in sorted(relations) if h in ids and t in ids]
+    cleaned_entities = [{**e, "start": cs, "end": ce} for e, (cs, ce, _) in zip(entities, spans, strict=True)]
+    events = assemble_events({"text": text, "entities": cleaned_entities, "relations": rels})
+    for event in events:
+        for key in ("trigger", "date"):
+            if event[key] is not None:
+                start, end = cleaned.to_original(event[key]["start"], event[key]["end"])
+                event[key] = {"start": start, "end": end, "text": cleaned.original[start:end]}
+    return {"id": doc_id, "source": source, "entities": entities, "relations": rels, "events": events}
 
 
 def chunk_spans(text: str, max_chars: int) -> list[tuple[int, int]]:
@@ -91,6 +114,7 @@ class _InFlight:
     cleaned: CleanText | None = None
     chunks_left: int = 0
     spans: list[tuple[int, int, str]] = field(default_factory=list)
+    relations: list[Rel] = field(default_factory=list)
     error: str | None = None
 
 
@@ -128,7 +152,8 @@ def annotate_documents(nlp: Language, documents: Iterable[Document], *, batch_si
             if item.error is not None:
                 yield Result(item.document, None, item.error)
             else:
-                yield Result(item.document, _record(item.document.id, item.document.source, item.cleaned, item.spans))
+                yield Result(item.document, _record(item.document.id, item.document.source, item.cleaned,
+                                                    item.spans, item.relations))
 
     for doc in _pipe_tolerant(nlp, chunk_texts(), batch_size=batch_size):
         item, offset = chunks.popleft()
@@ -137,6 +162,9 @@ def annotate_documents(nlp: Language, documents: Iterable[Document], *, batch_si
             item.error = item.error or _describe(doc)
         else:
             item.spans.extend((offset + e.start_char, offset + e.end_char, e.label_) for e in doc.ents)
+            item.relations.extend(((offset + r["head"][0], offset + r["head"][1]),
+                                   (offset + r["tail"][0], offset + r["tail"][1]), r["label"], r["score"])
+                                  for r in doc._.relations or [])
         yield from finished()
     yield from finished()
 

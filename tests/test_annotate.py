@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+from spacy.language import Language
 
 from pipeline.annotate import (annotate_documents, annotate_files, annotate_text, annotate_texts, chunk_spans,
                                read_inputs)
@@ -37,6 +38,61 @@ def test_entities_map_back_across_line_breaks_and_spaces(nlp):
         assert text[e["start"]:e["end"]] == e["text"]
     assert [e["id"] for e in rec["entities"]] == ["e1", "e2", "e3", "e4"]
     assert rec["relations"] == [] and rec["events"] == []
+    assert rec["entities"][3]["money"] == {"value": 30_000_000, "currency": "CNY", "approximate": False,
+                                           "low": None, "high": None}
+
+
+@Language.component("test_rule_relations")
+def rule_relations(doc):
+    """A stand-in for the relation extractor: TITLE then PERSON -> has_title; ORG, ORG, MONEY -> a deal."""
+    rels = []
+    ents = list(doc.ents)
+    for a, b in zip(ents, ents[1:]):
+        if a.label_ == "TITLE" and b.label_ == "PERSON" and a.end == b.start:
+            rels.append({"head": (b.start_char, b.end_char), "tail": (a.start_char, a.end_char), "label": "has_title",
+                         "score": 0.9})
+    for a, b, c in zip(ents, ents[1:], ents[2:]):
+        if (a.label_, b.label_, c.label_) != ("ORG", "ORG", "MONEY"):
+            continue
+        o1, o2, m = ((e.start_char, e.end_char) for e in (a, b, c))
+        rels += [{"head": o1, "tail": o2, "label": "agreement_with", "score": 0.8},
+                 {"head": o1, "tail": m, "label": "amount", "score": 0.7},
+                 {"head": o2, "tail": m, "label": "amount", "score": 0.6}]
+    doc._.relations = rels
+    return doc
+
+
+@pytest.fixture(scope="module")
+def nlp_rel():
+    nlp = spacy.blank("zh")
+    ruler = nlp.add_pipe("entity_ruler")
+    for label, word in [("TITLE", "市委书记"), ("PERSON", "史根治"), ("ORG", "恒生制药"), ("ORG", "郑州银行"),
+                        ("MONEY", "610万元")]:
+        ruler.add_patterns([{"label": label, "pattern": [{"TEXT": c} for c in word]}])
+    nlp.add_pipe("test_rule_relations")
+    return nlp
+
+
+def test_relations_and_events_map_to_entity_ids_and_original_offsets(nlp_rel):
+    text = "会上，市\n委书记史根治讲话。恒生制药与郑州银行达成预 授 信\n610 万元。"
+    rec = annotate_text(nlp_rel, text, "d1")
+    names = {e["id"]: e["text"] for e in rec["entities"]}
+    got = [(names[r["head"]], names[r["tail"]], r["label"], r["score"]) for r in rec["relations"]]
+    assert got == [("史根治", "市\n委书记", "has_title", 0.9), ("恒生制药", "郑州银行", "agreement_with", 0.8),
+                   ("恒生制药", "610 万元", "amount", 0.7), ("郑州银行", "610 万元", "amount", 0.6)]
+    (event,) = rec["events"]
+    assert event["trigger"]["text"] == "预 授 信" == text[event["trigger"]["start"]:event["trigger"]["end"]]
+    assert event["type"] == "预授信" and event["score"] == 0.6
+    assert event["amount"]["value"] == 6_100_000 and names[event["amount"]["entity"]] == "610 万元"
+    assert {names[p["entity"]]: p["role"] for p in event["parties"]} == {"恒生制药": "receiver", "郑州银行": "grantor"}
+
+
+def test_relations_survive_chunking(nlp_rel):
+    text = "会上，市委书记史根治讲话。恒生制药与郑州银行达成预授信610万元。\n\n" * 30
+    whole, chunked = (next(annotate_documents(nlp_rel, [Document("long", text, "")], max_chars=m)).record
+                      for m in (10 ** 9, 50))
+    assert chunked == whole
+    assert len(whole["relations"]) == 4 * 30 and len(whole["events"]) == 30
 
 
 def test_order_and_ids_are_kept_over_batches(nlp):

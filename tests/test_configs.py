@@ -45,6 +45,7 @@ def test_resolve_passes_hub_names_through():
 def test_entry_points_register_the_architecture():
     # found through the package's entry points, so `spacy train` needs no --code
     assert spacy.registry.architectures.get("zhie.Transformer.v1") is not None
+    assert spacy.registry.architectures.get("zhie.TransformerListener.v1") is not None
 
 
 def test_update_config_sources_the_transformer_and_rebuilds_the_head():
@@ -60,3 +61,39 @@ def test_ner_sees_characters_as_well_as_pieces():
     assert tok2vec["@layers"] == "concatenate.v1"
     assert tok2vec["*"]["transformer"]["@architectures"] == "spacy-transformers.TransformerListener.v1"
     assert "ORTH" in tok2vec["*"]["characters"]["embed"]["attrs"]
+
+
+def test_joint_config_trains_ner_and_relations_on_one_transformer(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZHIE_CACHE", str(tmp_path / "cache"))
+    config = load_config(CONFIGS / "ner_rel_cpu.cfg")
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    assert nlp.pipe_names == ["transformer", "ner", "relation_extractor"]
+    assert not (tmp_path / "cache").exists()
+    listeners = nlp.get_pipe("transformer").listener_map
+    assert set(listeners) == {"ner", "relation_extractor"}  # one forward pass feeds both
+    cpu = load_config(CONFIGS / "ner_cpu.cfg")
+    assert config["components"]["transformer"] == cpu["components"]["transformer"]
+    assert config["training"]["score_weights"]["rel_micro_f"] > 0 and config["training"]["score_weights"]["ents_f"] > 0
+
+
+def test_relation_config_sources_and_freezes_the_trained_parts():
+    config = load_config(CONFIGS / "rel_cpu_update.cfg", interpolate=False)
+    assert config["components"]["transformer"] == {"source": "${paths.base_model}"}
+    assert config["components"]["ner"] == {"source": "${paths.base_model}"}
+    assert config["training"]["frozen_components"] == ["transformer", "ner"]
+    # the frozen transformer annotates, so the relation listener reads its output from the Docs
+    assert config["training"]["annotating_components"] == ["transformer"]
+    joint = load_config(CONFIGS / "ner_rel_cpu.cfg", interpolate=False)
+    assert config["components"]["relation_extractor"] == joint["components"]["relation_extractor"]
+
+
+def test_continue_config_sources_both_parts():
+    config = load_config(CONFIGS / "ner_cpu_continue.cfg", interpolate=False)
+    assert config["components"]["transformer"] == {"source": "${paths.base_model}"}
+    assert config["components"]["ner"] == {"source": "${paths.base_model}"}
+
+
+def test_entry_points_register_the_relation_component():
+    assert "relation_extractor" in spacy.registry.factories
+    assert spacy.registry.architectures.get("zhie.RelationModel.v1") is not None
+    assert spacy.registry.scorers.get("zhie.relation_scorer.v1") is not None

@@ -2,11 +2,11 @@
 
 import pytest
 
-from pipeline.evaluate import PRF, EntityScore, check_floors
+from pipeline.evaluate import PRF, LabelScore, check_floors
 
 
 def test_exact_span_and_label_micro_and_per_label():
-    sc = EntityScore(("PERSON", "TITLE", "ORG"))
+    sc = LabelScore(("PERSON", "TITLE", "ORG"))
     gold = [(0, 3, "PERSON"), (3, 7, "TITLE"), (10, 15, "ORG")]
     pred = [(0, 3, "PERSON"),          # tp
             (3, 6, "TITLE"),           # wrong boundary: fp + fn
@@ -23,7 +23,7 @@ def test_exact_span_and_label_micro_and_per_label():
 
 
 def test_labels_outside_the_set_and_ignored_ranges_do_not_count():
-    sc = EntityScore(("PERSON", "ORG", "GPE"))
+    sc = LabelScore(("PERSON", "ORG", "GPE"))
     gold = [(0, 2, "GPE"), (5, 8, "TITLE")]
     pred = [(0, 2, "GPE"), (5, 8, "TITLE"),   # TITLE is not judged by this set
             (20, 24, "ORG"),                  # inside a missing range: not counted
@@ -34,7 +34,7 @@ def test_labels_outside_the_set_and_ignored_ranges_do_not_count():
 
 
 def test_sums_over_documents():
-    sc = EntityScore(("PERSON",))
+    sc = LabelScore(("PERSON",))
     sc.add([(0, 2, "PERSON")], [(0, 2, "PERSON")])
     sc.add([(0, 2, "PERSON"), (4, 6, "PERSON")], [])
     assert sc.micro.tp == 1 and sc.micro.fn == 2
@@ -47,7 +47,7 @@ def test_empty_scores_are_zero_not_errors():
 
 
 def test_floors_report_each_regression():
-    sc = EntityScore(("PERSON", "ORG"))
+    sc = LabelScore(("PERSON", "ORG"))
     sc.add([(0, 2, "PERSON"), (3, 5, "ORG")], [(0, 2, "PERSON")])
     results = {"cluener/dev": sc}
     assert check_floors(results, {"cluener/dev": {"PERSON": 0.9}}) == []
@@ -55,3 +55,29 @@ def test_floors_report_each_regression():
     assert len(failures) == 2
     assert failures[0].startswith("cluener/dev micro: F 0.6667 < floor 0.7000")
     assert "ORG" in failures[1]
+
+
+def test_relations_end_to_end_need_both_spans_and_the_label():
+    from pipeline.evaluate import RELATION_LABELS, triples
+
+    gold = {"entities": [{"id": "e1", "start": 0, "end": 2, "label": "PERSON"},
+                         {"id": "e2", "start": 2, "end": 4, "label": "TITLE"},
+                         {"id": "e3", "start": 5, "end": 9, "label": "ORG"}],
+            "relations": [{"head": "e1", "tail": "e2", "label": "has_title"},
+                          {"head": "e1", "tail": "e3", "label": "member_of"}]}
+    # the prediction cut the TITLE short: its has_title is wrong although the
+    # relation component linked the right two words; ids differ from the gold's
+    pred = {"entities": [{"id": "e1", "start": 0, "end": 2, "label": "PERSON"},
+                         {"id": "e2", "start": 2, "end": 3, "label": "TITLE"},
+                         {"id": "e3", "start": 5, "end": 9, "label": "ORG"}],
+            "relations": [{"head": "e1", "tail": "e2", "label": "has_title", "score": 0.9},
+                          {"head": "e1", "tail": "e3", "label": "member_of", "score": 0.8},
+                          {"head": "e1", "tail": "e3", "label": "visits", "score": 0.6}]}
+    assert triples(gold) == {((0, 2), (2, 4), "has_title"), ((0, 2), (5, 9), "member_of")}
+    sc = LabelScore(RELATION_LABELS)
+    sc.add(triples(gold), triples(pred))
+    assert (sc.micro.tp, sc.micro.fp, sc.micro.fn) == (1, 2, 1)
+    assert sc.micro.f == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
+    assert sc.per_label["member_of"].f == 1.0
+    assert (sc.per_label["has_title"].fp, sc.per_label["has_title"].fn) == (1, 1)
+    assert (sc.per_label["visits"].fp, sc.per_label["visits"].fn) == (1, 0)

@@ -41,13 +41,14 @@ def test_meta_records_training_data_and_scores():
     meta = json.loads((MODEL / "meta.json").read_text(encoding="utf-8"))
     assert set(meta["labels"]["ner"]) >= {"PERSON", "TITLE", "ORG", "GPE", "MONEY"}
     assert meta["zhie"]["trained_on"] and meta["zhie"]["scores"]
-    for name in ("cluener/dev", "people_daily/dev", "zhie_gold/test", "samples"):
+    for name in ("cluener/dev", "people_daily/dev", "zhie_gold/test", "samples", "relations:zhie_gold/test",
+                 "relations@gold:zhie_gold/test", "relations:samples"):
         assert 0.0 <= meta["zhie"]["scores"][name]["micro"]["f"] <= 1.0
 
 
 def test_spacy_load_finds_the_same_pipeline(nlp):
     again = spacy.load(MODEL)
-    assert again.pipe_names == nlp.pipe_names == ["transformer", "ner"]
+    assert again.pipe_names == nlp.pipe_names == ["transformer", "ner", "relation_extractor"]
 
 
 def test_tags_officials_posts_and_money(nlp):
@@ -69,3 +70,24 @@ def test_sample_pages_offsets_refer_to_the_raw_text(nlp):
             assert not e["text"][0].isspace() and not e["text"][-1].isspace()
         names = {re.sub(r"\s", "", e["text"]) for e in rec["entities"] if e["label"] == "PERSON"}
         assert "史根治" in names, path.name
+
+
+def test_links_officials_to_their_posts(nlp):
+    doc = nlp("市委副书记、市长刘涛主持会议。")
+    rels = {(doc.text[slice(*r["head"])], doc.text[slice(*r["tail"])], r["label"]) for r in doc._.relations}
+    assert ("刘涛", "市长", "has_title") in rels
+    assert all(0.0 <= r["score"] <= 1.0 for r in doc._.relations)
+    # the relation extractor reads the NER's transformer output: one forward pass
+    assert nlp.get_pipe("transformer").listener_map.keys() == {"ner", "relation_extractor"}
+
+
+@pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/samples not present")
+def test_sample_output_has_the_gold_shape_plus_scores(nlp):
+    gold = [json.loads(x) for x in (SAMPLES / "front_page_gold.jsonl").read_text(encoding="utf-8").splitlines() if x]
+    for g in gold:
+        rec = annotate_text(nlp, g["text"], g["id"])
+        ids = {e["id"] for e in rec["entities"]}
+        assert rec["relations"], g["id"]
+        for r in rec["relations"]:
+            assert set(r) == {"head", "tail", "label", "score"} and r["head"] in ids and r["tail"] in ids
+        assert set(rec) >= set(g) - {"text"}

@@ -225,7 +225,7 @@ def test_relation_stats_counts_negatives(tmp_path):
                 ("起诉", [("trigger", "起诉"), ("sub-org", "丙公司"), ("obj-org", "丁公司")])])])
     _jsonl(tmp_path / "fewfc" / "train_trans.json", [])
     stats = R.relation_stats(tmp_path)
-    assert set(stats) == {"fewfc"}
+    assert set(stats) == {"fewfc", "zhie_gold"}  # the gold is in the repo, not under the corpora folder
     agr = stats["fewfc"]["train"]["labels"]["agreement_with"]
     # 4 ORGs in one sentence: 12 ordered pairs, 1 positive
     assert agr == {"records": 1, "positives": 1, "negatives": 11}
