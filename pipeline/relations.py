@@ -24,7 +24,7 @@ predicting, so the scores ``spacy train`` logs are end to end.
 
 from __future__ import annotations
 
-import re
+from dataclasses import asdict
 from itertools import islice
 from typing import Callable, Iterable, Optional
 
@@ -35,7 +35,7 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_get_examples
 from spacy.util import registry
 from spacy.vocab import Vocab
-from thinc.api import Model, Ops, Optimizer, chain, set_dropout_rate
+from thinc.api import Linear, Model, Ops, Optimizer, Relu, chain, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
 from .gold import RELATION_TYPES, sentence_index
@@ -64,7 +64,7 @@ def _span_money(span: Span) -> Optional[dict]:
         return None
     text = span.doc.text
     money = normalise_money(span.text, text[max(0, span.start_char - 4):span.start_char], text[span.end_char:span.end_char + 4])
-    return None if money is None else {k: v for k, v in money.__dict__.items()}
+    return None if money is None else asdict(money)
 
 
 for _name, _kwargs in (("relations", {"default": None}), ("relations_judged", {"default": None}),
@@ -205,8 +205,6 @@ def build_relation_model(tok2vec: Model[list[Doc], list[Floats2d]], hidden_width
                          feature_width: int = 64, dropout: float = 0.1,
                          nO: Optional[int] = None) -> Model[tuple[list[Doc], list[Ints2d]], Floats2d]:
     """(docs, pair rows per doc) -> one logit per pair and relation label."""
-    from thinc.api import Linear, Relu
-
     pool = Model("relation_pairs", _pairs_forward, layers=[tok2vec], init=_pairs_init,
                  params={"E": None}, dims={"nE": feature_width, "nF": FEATURE_ROWS})
     return chain(pool, Relu(hidden_width, dropout=dropout), Linear(nO))
@@ -218,8 +216,8 @@ def _pairs_init(model: Model, X=None, Y=None) -> None:
         tok2vec.initialize(X=X[0])
     else:
         tok2vec.initialize()
-    model.set_param("E", model.ops.alloc2f(model.get_dim("nF"), model.get_dim("nE")) +
-                    model.ops.asarray2f(numpy.random.default_rng(0).normal(0, 0.1, (model.get_dim("nF"), model.get_dim("nE")))))
+    shape = (model.get_dim("nF"), model.get_dim("nE"))
+    model.set_param("E", model.ops.asarray2f(numpy.random.default_rng(0).normal(0, 0.1, shape).astype("f")))
 
 
 def _pairs_forward(model: Model, inputs: tuple[list[Doc], list[Ints2d]], is_train: bool):
@@ -354,8 +352,11 @@ class RelationExtractor(TrainablePipe):
     def _gold_instances(self, eg: Example) -> tuple[list[tuple[Span, Span]], Ints2d, numpy.ndarray, numpy.ndarray]:
         """Candidates from the reference entities, placed on the predicted Doc; targets and mask."""
         pred = eg.predicted
-        ents = [pred.char_span(e.start_char, e.end_char, label=e.label_) for e in eg.reference.ents]
-        ents = [e for e in ents if e is not None]
+        if eg.reference._.relations is None:  # not annotated for relations: judges nothing
+            ents = []
+        else:
+            ents = [pred.char_span(e.start_char, e.end_char, label=e.label_) for e in eg.reference.ents]
+            ents = [e for e in ents if e is not None]
         pairs, rows = self._instances(pred, ents)
         gold = {(tuple(r["head"]), tuple(r["tail"]), r["label"]) for r in eg.reference._.relations or []}
         Y = numpy.zeros((len(pairs), len(self.labels)), dtype="f")
@@ -404,13 +405,11 @@ class RelationExtractor(TrainablePipe):
         validate_get_examples(get_examples, "RelationExtractor.initialize")
         for label in labels or RELATION_LABELS:
             self.add_label(label)
-        sample = []
-        for eg in islice(get_examples(), 50):
-            pairs, rows, *_ = self._gold_instances(eg)
-            if len(pairs):
-                sample.append((eg.predicted, rows))
+        # the first 50 examples with candidate pairs (a joint mix may open with NER-only corpora)
+        instances = ((eg.predicted, self._gold_instances(eg)[1]) for eg in get_examples())
+        sample = list(islice(((doc, rows) for doc, rows in instances if len(rows)), 50))
         if not sample:
-            raise ValueError("[relation_extractor] no candidate pair in the first 50 training examples: "
+            raise ValueError("[relation_extractor] no training example has a candidate pair: "
                              "do they carry entities and doc._.relations?")
         docs, rows = [d for d, _ in sample], [r for _, r in sample]
         n = sum(len(r) for r in rows)

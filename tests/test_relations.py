@@ -260,6 +260,9 @@ def test_unjudged_labels_add_nothing_to_the_loss():
     _, _, _, M_title = rel._gold_instances(eg)
     member = RELATION_LABELS.index("member_of")
     assert M_title[:, member].sum() == 0 and M_title[:, RELATION_LABELS.index("has_title")].sum() == 4
+    # a Doc not annotated for relations (a NER corpus in the joint mix) gives no instance
+    eg.reference._.relations = None
+    assert rel._gold_instances(eg)[0] == []
     # a cell the entity types do not allow is never scored
     for (h, t), m in zip(pairs, M):
         assert {RELATION_LABELS[j] for j in numpy.flatnonzero(m)} == set(allowed_labels(h.label_, t.label_))
@@ -305,3 +308,79 @@ def test_relations_on_gold_entities_scores_the_component_alone():
     records = [{**doc_as_record(eg.reference), "id": str(i)} for i, eg in enumerate(examples)]
     score = relations_on_gold_entities(nlp, records)
     assert (score.micro.tp, score.micro.fp, score.micro.fn) == (7, 0, 0)
+
+
+def test_pair_pooling_gradients_match_finite_differences():
+    """The hand-written backward pass of the pair layer (span means, their
+    product, feature embeddings) against numerical derivatives."""
+    from thinc.api import Model
+
+    from pipeline.relations import _pairs_forward, _pairs_init
+
+    nlp = nlp_blank()
+    doc = make_doc(nlp, ents=ENTS)
+    rows = [pair_features(doc, candidate_pairs(doc, doc.ents, 80), list(doc.ents))]
+    rng = numpy.random.default_rng(1)
+    table = rng.normal(0, 1, (len(doc), 4)).astype("f")
+
+    def vectors_forward(model, docs, is_train):
+        W = model.get_param("W")
+
+        def backprop(dYs):
+            model.inc_grad("W", dYs[0])
+            return []
+
+        return [W], backprop
+
+    vectors = Model("vectors", vectors_forward, params={"W": table.copy()})
+    pool = Model("relation_pairs", _pairs_forward, layers=[vectors], init=_pairs_init,
+                 params={"E": None}, dims={"nE": 3, "nF": FEATURE_ROWS})
+    pool.initialize()
+    out, backprop = pool(([doc], rows), is_train=True)
+    weights = rng.normal(0, 1, out.shape).astype("f")  # loss = sum(weights * out)
+    backprop(weights)
+    dW, dE = vectors.get_grad("W"), pool.get_grad("E")
+
+    def loss() -> float:
+        return float((pool.predict(([doc], rows)) * weights).sum())
+
+    eps = 1e-2
+    for param, grad, holder in (("W", dW, vectors), ("E", dE, pool)):
+        value = holder.get_param(param)
+        cells = [tuple(ix) for ix in rng.integers(0, value.shape, size=(12, 2))]
+        cells.append(numpy.unravel_index(numpy.abs(grad).argmax(), grad.shape))  # the largest gradient
+        for i, j in cells:
+            old = value[i, j]
+            value[i, j] = old + eps
+            up = loss()
+            value[i, j] = old - eps
+            down = loss()
+            value[i, j] = old
+            assert (up - down) / (2 * eps) == pytest.approx(grad[i, j], rel=2e-2, abs=2e-2), (param, i, j)
+
+
+def test_events_on_the_doc_come_from_its_relations():
+    nlp = nlp_blank()
+    text = "恒生制药分别与邮储银行、郑州银行达成预授信1000万元、610万元。"
+    doc = make_doc(nlp, text, [("恒生制药", "ORG", 0), ("邮储银行", "ORG", 0), ("郑州银行", "ORG", 0),
+                               ("1000万元", "MONEY", 0), ("610万元", "MONEY", 0)],
+                   [("恒生制药", "邮储银行", "agreement_with"), ("恒生制药", "郑州银行", "agreement_with"),
+                    ("恒生制药", "1000万元", "amount"), ("邮储银行", "1000万元", "amount"),
+                    ("恒生制药", "610万元", "amount"), ("郑州银行", "610万元", "amount")])
+    first, second = doc._.events
+    names = {e["id"]: e["text"] for e in doc_as_record(doc)["entities"]}
+    assert first["type"] == second["type"] == "预授信"
+    assert {names[p["entity"]] for p in first["parties"]} == {"恒生制药", "邮储银行"}
+    assert {names[p["entity"]] for p in second["parties"]} == {"恒生制药", "郑州银行"}
+    assert (first["amount"]["value"], second["amount"]["value"]) == (10_000_000, 6_100_000)
+
+
+def test_initialize_skips_examples_without_relations():
+    nlp = nlp_blank()
+    nlp.add_pipe("relation_extractor", config=TOY_CONFIG)
+    ner_only = [Example(nlp.make_doc("市长刘涛出席。"), make_doc(nlp, "市长刘涛出席。", [("市长", "TITLE", 0), ("刘涛", "PERSON", 0)]))
+                for _ in range(60)]
+    with pytest.raises(ValueError, match="no training example has a candidate pair"):
+        nlp.initialize(lambda: ner_only)
+    nlp.initialize(lambda: ner_only + toy_examples(nlp))
+    assert nlp.get_pipe("relation_extractor").model.get_dim("nO") == len(RELATION_LABELS)
