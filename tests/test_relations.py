@@ -384,3 +384,19 @@ def test_initialize_skips_examples_without_relations():
         nlp.initialize(lambda: ner_only)
     nlp.initialize(lambda: ner_only + toy_examples(nlp))
     assert nlp.get_pipe("relation_extractor").model.get_dim("nO") == len(RELATION_LABELS)
+
+
+def test_relation_records_become_docs_with_judged_labels():
+    from pipeline.docbins import relation_record_to_doc
+
+    nlp = nlp_blank()
+    rec = {"id": "r1", "source": "cluener", "split": "train", "text": "市长刘涛出席。",
+           "entities": [{"id": "e1", "start": 0, "end": 2, "label": "TITLE", "text": "市长"},
+                        {"id": "e2", "start": 2, "end": 4, "label": "PERSON", "text": "刘涛"}],
+           "relations": [{"head": "e2", "tail": "e1", "label": "has_title"}], "judged": ["has_title"]}
+    doc = relation_record_to_doc(nlp, rec)
+    assert triples(doc) == {((2, 4), (0, 2), "has_title")} and doc._.relations_judged == ["has_title"]
+    # a corpus record places only some entities: the rest of the text is missing for NER
+    assert [t.ent_iob_ for t in doc] == ["B", "I", "B", "I", "", "", ""]
+    gold = relation_record_to_doc(nlp, {**rec, "source": "zhie_gold"})
+    assert [t.ent_iob_ for t in gold][4:] == ["O", "O", "O"]
