@@ -23,7 +23,7 @@ TRAINED_ON = [
     "FewFC train, 9 of every 10 documents (argument organisations→ORG, persons→PERSON; partial annotation)",
     "MONEY everywhere from the number+currency pattern (silver labels)",
     "zhie's own gold train split (data/gold/train.jsonl) and its layout-noise copies, twice "
-    "(continued training with configs/ner_cpu_update.cfg)",
+    "(continued training with configs/ner_cpu_update.cfg, then configs/ner_cpu_continue.cfg)",
     "relations (configs/rel_cpu_update.cfg, transformer and NER frozen): zhie's gold train relations and the "
     "corpora's relation records (CLUENER / Resume / DuIE has_title and member_of by rule, FewFC agreement_with "
     "and amount; data/relation_rules/README.md)",
