@@ -30,9 +30,19 @@ from typing import Iterable, Iterator, Sequence
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .archive import (TABLE_FORMATS, Document, DocumentReader, ErrorLog, Problem, ResultWriter, errors_path,
-                      export_tables, summary_path, write_json)
 from . import relations as _relations  # noqa: F401  (registers doc._.relations; None without the component)
+from .archive import (
+    TABLE_FORMATS,
+    Document,
+    DocumentReader,
+    ErrorLog,
+    Problem,
+    ResultWriter,
+    errors_path,
+    export_tables,
+    summary_path,
+    write_json,
+)
 from .events import assemble_events
 from .layout import CleanText, clean
 from .money import normalise_money

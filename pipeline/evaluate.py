@@ -30,6 +30,7 @@ from spacy.language import Language
 
 from .annotate import annotate_texts
 from .corpora import LABELS, load
+from .gold import RELATION_TYPES
 
 Span = tuple[int, int, str]
 Triple = tuple[tuple[int, int], tuple[int, int], str]
@@ -89,7 +90,7 @@ class LabelScore:
                 "per_label": {k: v.as_dict() for k, v in self.per_label.items()}}
 
 
-RELATION_LABELS = ("has_title", "member_of", "located_in", "visits", "agreement_with", "amount")
+RELATION_LABELS = tuple(RELATION_TYPES)
 RELATION_SETS = ("zhie_gold/test", "samples")
 EVAL_SETS: dict[str, tuple[str, ...]] = {
     "cluener/dev": ("PERSON", "TITLE", "ORG"),

@@ -38,10 +38,9 @@ from spacy.vocab import Vocab
 from thinc.api import Linear, Model, Ops, Optimizer, Relu, chain, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
-from .gold import RELATION_TYPES, sentence_index
+from .gold import ENTITY_LABELS, RELATION_TYPES, sentence_index
 from .money import normalise_money
 
-ENTITY_LABELS = ("PERSON", "TITLE", "ORG", "GPE", "MONEY")
 RELATION_LABELS = tuple(RELATION_TYPES)
 
 

@@ -11,8 +11,14 @@ import pytest
 import spacy
 from spacy.language import Language
 
-from pipeline.annotate import (annotate_documents, annotate_files, annotate_text, annotate_texts, chunk_spans,
-                               read_inputs)
+from pipeline.annotate import (
+    annotate_documents,
+    annotate_files,
+    annotate_text,
+    annotate_texts,
+    chunk_spans,
+    read_inputs,
+)
 from pipeline.archive import Document
 
 

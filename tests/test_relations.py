@@ -10,8 +10,15 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 
-from pipeline.relations import (FEATURE_ROWS, RELATION_LABELS, allowed_labels, candidate_pairs, doc_as_record,
-                                pair_features, score_relations)
+from pipeline.relations import (
+    FEATURE_ROWS,
+    RELATION_LABELS,
+    allowed_labels,
+    candidate_pairs,
+    doc_as_record,
+    pair_features,
+    score_relations,
+)
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TEXT = "市委书记史根治会见了许昌银行行长王五。许昌银行与中原银行签约，获得授信100万元。"
