@@ -45,7 +45,7 @@ from .archive import (
 )
 from .events import assemble_events
 from .layout import CleanText, clean
-from .money import normalise_money
+from .money import money_at
 
 DEFAULT_MAX_CHARS = 5000
 # A chunk ends after sentence-final punctuation (and the closing quotes or
@@ -72,7 +72,7 @@ def _record(doc_id: str, source: str, cleaned: CleanText, spans: Iterable[tuple[
         start, end = cleaned.to_original(cs, ce)
         entity = {"id": f"e{i}", "start": start, "end": end, "label": label, "text": cleaned.original[start:end]}
         if label == "MONEY":
-            money = normalise_money(text[cs:ce], text[max(0, cs - 4):cs], text[ce:ce + 4])
+            money = money_at(text, cs, ce)
             entity["money"] = asdict(money) if money else None
         entities.append(entity)
         ids[(cs, ce)] = entity["id"]

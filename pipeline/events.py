@@ -30,7 +30,7 @@ import re
 from dataclasses import asdict
 
 from .gold import sentence_index
-from .money import normalise_money
+from .money import money_at
 
 # Type words, matched longest first (预授信 before 授信). The type of an event is
 # the one nearest its amount (or its parties) in the same sentence.
@@ -91,7 +91,7 @@ def _date(text: str, sent: list[int], k: int, before: int, entities: list[dict])
 
 def _amount(text: str, money: dict) -> dict:
     """The MONEY normalised, with the hedges around the span (近3000万元) taken into account."""
-    m = normalise_money(money["text"], text[max(0, money["start"] - 4):money["start"]], text[money["end"]:money["end"] + 2])
+    m = money_at(text, money["start"], money["end"])
     return {"entity": money["id"], **(asdict(m) if m else dict.fromkeys(("value", "currency", "approximate", "low", "high")))}
 
 

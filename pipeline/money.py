@@ -195,6 +195,16 @@ def _range(parts: list[str], factor: Decimal) -> tuple[Decimal, Decimal]:
     return _part(left)[0] * factor, _part(right)[0] * factor
 
 
+# Characters either side of a span that money_at hands to the hedge check
+# (layout spaces count, the check itself skips whitespace).
+CONTEXT = 4
+
+
+def money_at(text: str, start: int, end: int) -> Money | None:
+    """The value of the MONEY span ``text[start:end]``, with the hedges around it in ``text``."""
+    return normalise_money(text[start:end], text[max(0, start - CONTEXT):start], text[end:end + CONTEXT])
+
+
 def normalise_money(text: str, context_before: str = "", context_after: str = "") -> Money | None:
     """The value of a MONEY span, or None when ``text`` is not an amount of money.
 

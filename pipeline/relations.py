@@ -32,14 +32,15 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
-from spacy.training import Example, validate_get_examples
+from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Linear, Model, Ops, Optimizer, Relu, chain, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
+from .events import assemble_events
 from .gold import ENTITY_LABELS, RELATION_TYPES, sentence_index
-from .money import normalise_money
+from .money import money_at
 
 RELATION_LABELS = tuple(RELATION_TYPES)
 
@@ -53,16 +54,13 @@ def allowed_labels(head_label: str, tail_label: str) -> tuple[str, ...]:
 
 
 def _doc_events(doc: Doc) -> list[dict]:
-    from .events import assemble_events
-
     return assemble_events(doc_as_record(doc))
 
 
 def _span_money(span: Span) -> Optional[dict]:
     if span.label_ != "MONEY":
         return None
-    text = span.doc.text
-    money = normalise_money(span.text, text[max(0, span.start_char - 4):span.start_char], text[span.end_char:span.end_char + 4])
+    money = money_at(span.doc.text, span.start_char, span.end_char)
     return None if money is None else asdict(money)
 
 
@@ -369,15 +367,13 @@ class RelationExtractor(TrainablePipe):
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
         examples = list(examples)
-        validate_get_examples(lambda: examples, "RelationExtractor.update")
+        validate_examples(examples, "RelationExtractor.update")
         instances = [self._gold_instances(eg) for eg in examples]
         if not any(len(p) for p, *_ in instances):
             return losses
         set_dropout_rate(self.model, drop)
         logits, backprop = self.model.begin_update(([eg.predicted for eg in examples], [i[1] for i in instances]))
-        Y = numpy.concatenate([i[2] for i in instances])
-        M = numpy.concatenate([i[3] for i in instances])
-        loss, d_logits = self._loss(self.model.ops.to_numpy(logits), Y, M)
+        loss, d_logits = self._loss(self.model.ops.to_numpy(logits), instances)
         backprop(self.model.ops.asarray2f(d_logits))
         if sgd is not None:
             self.finish_update(sgd)
@@ -385,8 +381,10 @@ class RelationExtractor(TrainablePipe):
         return losses
 
     @staticmethod
-    def _loss(logits: numpy.ndarray, Y: numpy.ndarray, M: numpy.ndarray) -> tuple[float, numpy.ndarray]:
-        """Binary cross-entropy over the scored (pair, label) cells, averaged over them."""
+    def _loss(logits: numpy.ndarray, instances: list) -> tuple[float, numpy.ndarray]:
+        """Binary cross-entropy over the scored (pair, label) cells of ``_gold_instances``, averaged over them."""
+        Y = numpy.concatenate([i[2] for i in instances])
+        M = numpy.concatenate([i[3] for i in instances])
         probs = 1.0 / (1.0 + numpy.exp(-logits))
         n = max(float(M.sum()), 1.0)
         eps = 1e-7
@@ -394,10 +392,7 @@ class RelationExtractor(TrainablePipe):
         return float(loss), ((probs - Y) * M / n).astype("f")
 
     def get_loss(self, examples: Iterable[Example], scores) -> tuple[float, Floats2d]:
-        instances = [self._gold_instances(eg) for eg in examples]
-        Y = numpy.concatenate([i[2] for i in instances])
-        M = numpy.concatenate([i[3] for i in instances])
-        return self._loss(self.model.ops.to_numpy(scores), Y, M)
+        return self._loss(self.model.ops.to_numpy(scores), [self._gold_instances(eg) for eg in examples])
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
                    labels: Optional[list[str]] = None) -> None:
