@@ -108,6 +108,7 @@ def gold_import(
     items: Path = typer.Option(Path("data/gold/items.jsonl"), help="The selected items the ids refer to."),
     out_dir: Path = typer.Option(Path("data/gold"), help="Where train/dev/test.jsonl are written."),
     seed: int = typer.Option(0, help="Seed of the layout-noise generator."),
+    add_round: Optional[str] = typer.Option(None, "--add-round", metavar="TEST_SLICE", help="Add these annotations to the existing gold as a new round: train/dev items join train/dev, test items become their own frozen slice TEST_SLICE.jsonl (e.g. test_focus)."),
 ) -> None:
     """Validate annotations, split them by id, and generate layout-noise copies of train.
 
@@ -118,6 +119,17 @@ def gold_import(
     import random
 
     from .gold import SPLITS, import_mentions, relayout, split_of, write_jsonl
+
+    if add_round:
+        from .gold import add_round as add
+
+        try:
+            for name, n in add(items, mentions, out_dir, add_round, seed=seed).items():
+                typer.echo(f"{name}: {n} items")
+        except ValueError as err:
+            typer.echo(str(err), err=True)
+            raise typer.Exit(1)
+        return
 
     records = import_mentions(items, mentions)
     by_split = {s: [r for r in records if split_of(r["id"]) == s] for s in SPLITS}
@@ -150,23 +162,27 @@ def gold_agreement(
 
 
 @gold_app.command("stats")
-def gold_stats(gold_dir: Path = typer.Argument(Path("data/gold"))) -> None:
-    """Items, entities per label and relations per label, per split."""
+def gold_stats(gold_dir: Path = typer.Argument(Path("data/gold")),
+               max_distance: int = typer.Option(80, help="The relation extractor's candidate bound, in characters.")) -> None:
+    """Items, entities per label and relations per label, per split (and test
+    slice), and the gold relations the candidate bound would drop."""
     from collections import Counter
 
-    from .gold import ENTITY_LABELS, RELATION_TYPES, SPLITS, read_jsonl
+    from .gold import ENTITY_LABELS, RELATION_TYPES, SPLITS, read_jsonl, relation_gap
 
-    typer.echo(f"{'split':<6} {'items':>6} " + " ".join(f"{l:>7}" for l in ENTITY_LABELS)
-               + " " + " ".join(f"{l[:9]:>9}" for l in RELATION_TYPES))
-    for split in SPLITS:
+    typer.echo(f"{'split':<10} {'items':>6} " + " ".join(f"{l:>7}" for l in ENTITY_LABELS)
+               + " " + " ".join(f"{l[:9]:>9}" for l in RELATION_TYPES) + f" {'>' + str(max_distance):>6}")
+    slices = sorted(p.stem for p in gold_dir.glob("test_*.jsonl"))
+    for split in (*SPLITS, *slices):
         path = gold_dir / f"{split}.jsonl"
         if not path.exists():
             continue
         recs = read_jsonl(path)
         ents = Counter(e["label"] for r in recs for e in r["entities"])
         rels = Counter(x["label"] for r in recs for x in r["relations"])
-        typer.echo(f"{split:<6} {len(recs):>6} " + " ".join(f"{ents[l]:>7}" for l in ENTITY_LABELS)
-                   + " " + " ".join(f"{rels[l]:>9}" for l in RELATION_TYPES))
+        far = sum(relation_gap(r, x) > max_distance for r in recs for x in r["relations"])
+        typer.echo(f"{split:<10} {len(recs):>6} " + " ".join(f"{ents[l]:>7}" for l in ENTITY_LABELS)
+                   + " " + " ".join(f"{rels[l]:>9}" for l in RELATION_TYPES) + f" {far:>6}")
 
 
 @app.command()
@@ -179,21 +195,22 @@ def evaluate(
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to use; -1 for CPU."),
     corpora: Optional[Path] = CorporaOpt,
     batch_size: int = typer.Option(32, help="Documents per batch."),
+    errors: Optional[Path] = typer.Option(None, "--errors", help="Write every false positive and negative (entities and relations, with context) here as JSONL, and their counts to FILE.summary.json."),
 ) -> None:
     """Entity and relation precision / recall / F1 (exact spans), micro and per label."""
     import time
 
     from . import load
-    from .evaluate import EVAL_SETS, check_floors, evaluate_set, format_table
+    from .evaluate import DEFAULT_SETS, EVAL_SETS, check_floors, evaluate_set, format_table
 
     _use_gpu(gpu_id)
     nlp = load(model)
-    results, timings = {}, {}
-    for name in sets or list(EVAL_SETS):
+    results, timings, error_list = {}, {}, ([] if errors else None)
+    for name in sets or list(DEFAULT_SETS):
         if name not in EVAL_SETS:
             raise typer.BadParameter(f"unknown set {name!r}; known: {', '.join(EVAL_SETS)}")
         t0 = time.perf_counter()
-        scores = evaluate_set(nlp, name, corpora=corpora, limit=limit, batch_size=batch_size)
+        scores = evaluate_set(nlp, name, corpora=corpora, limit=limit, batch_size=batch_size, errors=error_list)
         results.update(scores)
         timings[name] = round(time.perf_counter() - t0, 1)
         for key, sc in scores.items():
@@ -204,6 +221,14 @@ def evaluate(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps({k: {**v.as_dict(), "seconds": timings[k]} for k, v in results.items()},
                                      indent=2, ensure_ascii=False))
+    if errors:
+        from .evaluate import error_summary
+        from .gold import write_jsonl
+
+        write_jsonl(errors, error_list)
+        summary = error_summary(error_list)
+        errors.with_name(errors.name + ".summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+        typer.echo(f"{len(error_list)} errors written to {errors}", err=True)
     if floors:
         failures = check_floors(results, json.loads(floors.read_text()))
         for f in failures:
@@ -214,17 +239,19 @@ def evaluate(
 
 @app.command()
 def annotate(
-    inputs: List[Path] = typer.Argument(..., help="Folders (walked recursively), .txt, .jsonl, .csv, .parquet, .zip, .tar.gz files, or Hugging Face save_to_disk folders."),
+    inputs: List[Path] = typer.Argument(..., help="Folders (walked recursively), .txt, .md, .html, .json, .jsonl, .csv, .parquet, .zip, .tar.gz files, or Hugging Face save_to_disk folders."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write (one object per document)."),
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Pipeline directory (default: the shipped model)."),
     include: Optional[List[str]] = typer.Option(None, "--include", help="Only document files whose path (as in the ids) matches this glob; repeatable."),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Skip files and archives whose path matches this glob; repeatable."),
-    text_field: str = typer.Option("text", "--text-field", help="Text column of .jsonl / .csv / .parquet / dataset inputs."),
+    text_field: str = typer.Option("text", "--text-field", help="Text column of .json / .jsonl / .csv / .parquet / dataset inputs."),
     id_field: str = typer.Option("id", "--id-field", help="Id column of those inputs (optional; default: file:row)."),
+    date_field: Optional[str] = typer.Option(None, "--date-field", help="Date column of those inputs (2025-10-31, 20251031, 2025年10月31日, a timestamp; a year alone dates the dateline). Without it, or where it is empty, the date comes from the path, else from the dateline; \"date\" is null when none is known."),
     formats: Optional[List[str]] = typer.Option(None, "--format", help="Also write tables: parquet (entities, relations), csv (entities, UTF-8 with BOM for Excel); repeatable. The JSONL is always written."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write an HTML page with a sample of documents, entities highlighted."),
     report_docs: int = typer.Option(50, "--report-docs", help="Documents sampled into the report."),
     max_chars: int = typer.Option(5000, "--max-chars", help="Longer documents are cut at sentence ends into chunks of at most this many characters."),
+    max_doc_chars: int = typer.Option(1_000_000, "--max-doc-chars", help="Longer documents are not annotated but reported as too large (kind too_large), without reading the rest."),
     batch_size: int = typer.Option(32, "--batch-size", help="Documents per batch; results are written after each batch."),
     n_process: int = typer.Option(1, "--n-process", help="Processes (local engine) or Ray actors (ray engine)."),
     gpu_id: int = typer.Option(-1, "--gpu-id", help="GPU to use; -1 for CPU. With --engine ray: one GPU per actor."),
@@ -234,26 +261,63 @@ def annotate(
 ) -> None:
     """Annotate documents; offsets refer to the original (decoded) text.
 
-    Writes OUT, OUT.errors.jsonl (failed documents, unreadable files, renamed
-    duplicate ids) and OUT.summary.json.
+    Writes OUT, OUT.errors.jsonl (failed documents; unreadable, too large and
+    skipped files and rows; warnings such as replaced bytes; renamed
+    duplicate ids) and OUT.summary.json, holding OUT.lock while it runs.
     """
     from . import load
     from .annotate import annotate_files
+    from .archive import check_output
 
-    if engine == "local":
-        _use_gpu(gpu_id)
     try:
+        check_output(output, inputs, report)  # before the model loads: refused at once
+        if engine == "local":
+            _use_gpu(gpu_id)
         n = annotate_files(load(model) if engine == "local" else model, inputs, output, batch_size=batch_size,
-                           n_process=n_process, max_chars=max_chars, include=include or (), exclude=exclude or (),
-                           text_field=text_field, id_field=id_field, formats=formats or (), report=report,
-                           report_docs=report_docs, resume=resume, engine=engine, gpu_id=gpu_id, progress=progress)
-    except (ValueError, RuntimeError, FileNotFoundError) as err:
+                           n_process=n_process, max_chars=max_chars, max_doc_chars=max_doc_chars,
+                           include=include or (), exclude=exclude or (),
+                           text_field=text_field, id_field=id_field, date_field=date_field, formats=formats or (),
+                           report=report, report_docs=report_docs, resume=resume, engine=engine, gpu_id=gpu_id,
+                           progress=progress)
+    except OSError as err:  # a missing input, a read-only folder, a full disk: one line naming the file
+        message = f"cannot access {err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
+        typer.echo(f"error: {message}", err=True)
+        raise typer.Exit(1)
+    except (ValueError, RuntimeError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1)
     except KeyboardInterrupt:
         typer.echo(f"interrupted; `zhie annotate ... --output {output} --resume` continues", err=True)
         raise typer.Exit(130)
     typer.echo(f"{n} documents -> {output}")
+
+
+@app.command()
+def timeline(
+    inputs: List[Path] = typer.Argument(..., help="JSONL outputs of `zhie annotate` (folders: their *.jsonl, not *.errors.jsonl)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder to write roles / visits / events .parquet and .csv, index.html, people/, docs/ into."),
+    html: bool = typer.Option(True, "--html/--no-html", help="Also write the pages (index.html, a page per person, the cited documents)."),
+    max_people: int = typer.Option(1000, "--max-people", help="Pages for at most this many people (those named in the most documents)."),
+    max_doc_pages: int = typer.Option(2000, "--max-doc-pages", help="Highlighted pages for at most this many documents cited as evidence."),
+    text_field: str = typer.Option("text", "--text-field", help="Text column of table inputs, to show cited documents' text."),
+    id_field: str = typer.Option("id", "--id-field", help="Id column of table inputs (as given to annotate)."),
+    memory_limit: str = typer.Option("1GB", "--memory-limit", help="DuckDB's memory limit; beyond it, it spills to OUTPUT/.duckdb_tmp."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="DuckDB threads (default: one per core)."),
+) -> None:
+    """Who held which post when, deals and visits, from annotation records: tables and static pages."""
+    from .timeline import build_timeline
+
+    try:
+        result = build_timeline(inputs, output, html=html, memory_limit=memory_limit, threads=threads,
+                                max_people=max_people, max_doc_pages=max_doc_pages, text_field=text_field,
+                                id_field=id_field)
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1)
+    s = result.summary
+    typer.echo(f"{s['documents']} documents ({s['dated_documents']} dated): {s['roles']} roles of "
+               f"{s['people_with_roles']} people, {s['visits']} visits, {s['events']} events in {s['seconds']} s "
+               f"-> {output}")
 
 
 @app.command()

@@ -64,12 +64,13 @@ def relation_record_to_doc(nlp: Language, rec: dict, stats: ConversionStats | No
     """A relation record (``pipeline.relation_corpora``) as a Doc: its entities,
     ``doc._.relations`` (char offsets) and ``doc._.relations_judged``.
 
-    Only the project's gold is complete for NER; the corpora's relation records
-    keep only the entities their rules place, so every other token is missing.
+    Only the project's gold is complete for NER (its reader sets
+    ``complete``); the corpora's relation records keep only the entities their
+    rules place, so every other token is missing.
     """
     from . import relations  # noqa: F401  (registers the Doc extensions)
 
-    complete = rec["source"] == "zhie_gold"
+    complete = rec.get("complete", False)
     doc = record_to_doc(nlp, {**rec, "missing": rec.get("missing", []), "complete": complete}, stats)
     spans = {e["id"]: (e["start"], e["end"]) for e in rec["entities"]}
     doc._.relations = [{"head": spans[r["head"]], "tail": spans[r["tail"]], "label": r["label"]}
@@ -163,4 +164,5 @@ MIXES: dict[str, tuple[Part, ...]] = {
     "eval_resume_dev": (Part("resume", "dev"),),
     "eval_people_daily_dev": (Part("people_daily", "dev"),),
     "eval_zhie_gold_test": (Part("zhie_gold", "test", relations=True),),
+    "eval_zhie_gold_test_focus": (Part("zhie_gold", "test_focus", relations=True),),
 }

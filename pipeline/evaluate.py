@@ -8,6 +8,9 @@ counted, as spaCy's own scorer does):
 - ``resume/dev``: PERSON, TITLE, ORG
 - ``people_daily/dev``: PERSON, ORG, GPE
 - ``zhie_gold/test``: all five labels (the project's own frozen test split)
+- ``zhie_gold/test_focus``: all five labels, the frozen test slice of the
+  third gold round (items chosen for visits, amounts, located_in, signings,
+  members of international bodies and parties)
 - ``samples``: all five labels, run from the raw front-page text (layout
   noise included) through :func:`pipeline.annotate.annotate_text`.
 
@@ -91,14 +94,18 @@ class LabelScore:
 
 
 RELATION_LABELS = tuple(RELATION_TYPES)
-RELATION_SETS = ("zhie_gold/test", "samples")
+RELATION_SETS = ("zhie_gold/test", "zhie_gold/test_focus", "zhie_gold/dev", "samples")
 EVAL_SETS: dict[str, tuple[str, ...]] = {
     "cluener/dev": ("PERSON", "TITLE", "ORG"),
     "resume/dev": ("PERSON", "TITLE", "ORG"),
     "people_daily/dev": ("PERSON", "ORG", "GPE"),
     "zhie_gold/test": LABELS,
+    "zhie_gold/test_focus": LABELS,
     "samples": LABELS,
+    # for error analysis while tuning (`--set zhie_gold/dev --errors FILE`); not scored by default
+    "zhie_gold/dev": LABELS,
 }
+DEFAULT_SETS = tuple(s for s in EVAL_SETS if s != "zhie_gold/dev")
 
 
 def samples_path() -> Path:
@@ -127,10 +134,13 @@ def gold_documents(name: str, corpora: str | Path | None = None,
 
 
 def evaluate_set(nlp: Language, name: str, *, corpora: str | Path | None = None,
-                 limit: int | None = None, batch_size: int = 32) -> dict[str, LabelScore]:
+                 limit: int | None = None, batch_size: int = 32,
+                 errors: list[dict] | None = None) -> dict[str, LabelScore]:
     """Scores of one set, by result name: ``name`` (entities), and for a set with
     gold relations, when the pipeline extracts them, ``relations:name`` (end to
-    end) and ``relations@gold:name`` (on gold entities; not for the raw samples)."""
+    end) and ``relations@gold:name`` (on gold entities; not for the raw samples).
+    ``errors``, when given, receives every false positive and negative
+    (:func:`error_records`)."""
     docs = gold_documents(name, corpora, limit)
     entities = LabelScore(EVAL_SETS[name])
     with_relations = name in RELATION_SETS and "relation_extractor" in nlp.pipe_names
@@ -144,12 +154,77 @@ def evaluate_set(nlp: Language, name: str, *, corpora: str | Path | None = None,
         )
         if with_relations:
             relations.add(triples(gold), triples(pred))
+        if errors is not None:
+            errors.extend(error_records(name, gold, pred, EVAL_SETS[name], with_relations))
     results = {name: entities}
     if with_relations:
         results[f"relations:{name}"] = relations
         if name != "samples":
             results[f"relations@gold:{name}"] = relations_on_gold_entities(nlp, docs, batch_size=batch_size)
     return results
+
+
+CONTEXT = 20  # characters of text shown on each side of an error
+
+
+def error_records(set_name: str, gold: dict, pred: dict, labels: Sequence[str],
+                  with_relations: bool) -> list[dict]:
+    """The false positives (``"fp"``) and negatives (``"fn"``) of one document,
+    entities and relations, each with its text in context.
+
+    An entity error is classed ``"boundary"`` when a span of the same label on
+    the other side overlaps it and each end is at most two characters off (a
+    name cut short or run over into the next word), ``"label"`` when the
+    same span has another label, else ``"missed"`` / ``"spurious"``. A
+    relation error is classed ``"entity"`` when one of its spans is not an
+    entity on the other side (an NER error cost it), else ``"relation"``.
+    """
+    text = gold["text"]
+    ignore = [(m["start"], m["end"]) for m in gold["missing"]]
+    g_ents = {(e["start"], e["end"], e["label"]) for e in gold["entities"] if e["label"] in labels}
+    p_ents = {(e["start"], e["end"], e["label"]) for e in pred["entities"] if e["label"] in labels
+              and not any(e["start"] < b and a < e["end"] for a, b in ignore)}
+
+    def context(start: int, end: int) -> str:
+        return f"{text[max(0, start - CONTEXT):start]}[{text[start:end]}]{text[end:end + CONTEXT]}"
+
+    def entity_class(span: Span, other: set[Span], missed: bool) -> tuple[str, list]:
+        for s, e, lab in sorted(other):
+            if (s, e) == span[:2] and lab != span[2]:
+                return "label", [s, e, lab]
+        for s, e, lab in sorted(other):
+            if lab == span[2] and s < span[1] and span[0] < e and abs(s - span[0]) <= 2 and abs(e - span[1]) <= 2:
+                return "boundary", [s, e, lab]
+        return ("missed" if missed else "spurious"), None
+
+    out = []
+    for kind, spans, other in (("fn", g_ents - p_ents, p_ents), ("fp", p_ents - g_ents, g_ents)):
+        for span in sorted(spans):
+            cls, near = entity_class(span, other, kind == "fn")
+            out.append({"set": set_name, "id": gold["id"], "what": "entity", "kind": kind, "class": cls,
+                        "label": span[2], "start": span[0], "end": span[1], "text": text[span[0]:span[1]],
+                        "other": near, "context": context(span[0], span[1])})
+    if with_relations:
+        g_rel, p_rel = triples(gold), triples(pred)
+        for kind, rels, own, other in (("fn", g_rel - p_rel, gold, p_ents), ("fp", p_rel - g_rel, pred, g_ents)):
+            label_of = {(e["start"], e["end"]): e["label"] for e in own["entities"]}
+            for head, tail, label in sorted(rels):
+                lo, hi = min(head[0], tail[0]), max(head[1], tail[1])
+                both = (*head, label_of[head]) in other and (*tail, label_of[tail]) in other
+                out.append({"set": set_name, "id": gold["id"], "what": "relation", "kind": kind,
+                            "class": "relation" if both else "entity",
+                            "label": label, "head": text[head[0]:head[1]], "tail": text[tail[0]:tail[1]],
+                            "head_span": list(head), "tail_span": list(tail), "context": context(lo, hi)})
+    return out
+
+
+def error_summary(errors: Iterable[dict]) -> dict[str, dict[str, int]]:
+    """Counts per set of errors by what / kind / class / label, e.g.
+    ``{"zhie_gold/test": {"entity fn boundary TITLE": 12, ...}}``."""
+    summary: dict[str, Counter] = {}
+    for e in errors:
+        summary.setdefault(e["set"], Counter())[f"{e['what']} {e['kind']} {e['class']} {e['label']}"] += 1
+    return {k: dict(sorted(v.items())) for k, v in summary.items()}
 
 
 def triples(record: dict) -> set[Triple]:

@@ -80,7 +80,8 @@ def _normalise(text: str) -> str:
     s = unicodedata.normalize("NFKC", text)
     s = re.sub(r"\s+", "", s)
     s = re.sub(r"(?<=\d)[·・•](?=\d)", ".", s)  # １·４亿元: a middle dot used as decimal point
-    return s.replace(",", "")
+    # People's Daily 1998 writes the numeral zero as a circle (一百点○五亿元)
+    return s.replace(",", "").replace("○", "〇").replace("◯", "〇")
 
 
 def _small(s: str) -> Decimal:

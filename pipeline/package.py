@@ -24,7 +24,8 @@ TRAINED_ON = [
     "MONEY everywhere from the number+currency pattern (silver labels)",
     "zhie's own gold train split (data/gold/train.jsonl) and its layout-noise copies, twice "
     "(continued training with configs/ner_cpu_update.cfg, then configs/ner_cpu_continue.cfg)",
-    "relations (configs/rel_cpu_update.cfg, transformer and NER frozen): zhie's gold train relations and the "
+    "relations (configs/rel_cpu_update.cfg, 1,000 steps, transformer and NER frozen): zhie's gold train "
+    "relations, rounds 1-3 (round 3: 1,650 relation-dense items, data/gold/round3), and the "
     "corpora's relation records (CLUENER / Resume / DuIE has_title and member_of by rule, FewFC agreement_with "
     "and amount; data/relation_rules/README.md)",
 ]

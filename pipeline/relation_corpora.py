@@ -573,11 +573,12 @@ def read_gold_relations(root: Path, split: str, counts: Counter | None = None) -
     from .gold import read_jsonl
 
     for rec in read_jsonl(GOLD_DIR / f"{split}.jsonl"):
-        yield {**rec, "split": split, "judged": list(RELATION_TYPES)}
+        # complete for NER too: every token outside its entities is "outside"
+        yield {**rec, "split": split, "judged": list(RELATION_TYPES), "complete": True}
 
 
 RELATION_READERS: dict[str, tuple[RelationReader, tuple[str, ...]]] = {
-    "zhie_gold": (read_gold_relations, ("train", "train_relayout", "dev", "test")),
+    "zhie_gold": (read_gold_relations, ("train", "train_relayout", "dev", "test", "test_focus")),
     "cluener": (read_cluener_relations, ("train", "dev")),
     "resume": (read_resume_relations, ("train", "dev", "test")),
     "fewfc": (read_fewfc_relations, ("train", "dev")),

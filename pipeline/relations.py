@@ -10,8 +10,9 @@ not allow (ANNOTATION.md: has_title is PERSON -> TITLE only, ...) are never
 scored. Relations at or above ``threshold`` are written to ``doc._.relations``
 as ``{"head": (start_char, end_char), "tail": (...), "label", "score"}``;
 being a ``Doc`` extension they travel with ``Doc.to_bytes`` and ``DocBin``
-(``store_user_data``; msgpack may hand the spans back as lists or tuples, so
-readers index them rather than compare them).
+(``store_user_data``); the extension's getter gives heads and tails back as
+tuples after either, so ``Doc.from_bytes(doc.to_bytes())._.relations ==
+doc._.relations``.
 
 Training examples carry their gold relations in the same extension on the
 reference Doc, and ``doc._.relations_judged``: the labels the source decides
@@ -38,6 +39,7 @@ from spacy.vocab import Vocab
 from thinc.api import Linear, Model, Ops, Optimizer, Relu, chain, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
+from .distributive import pair_distributive
 from .events import assemble_events
 from .gold import ENTITY_LABELS, RELATION_TYPES, sentence_index
 from .money import money_at
@@ -64,8 +66,41 @@ def _span_money(span: Span) -> Optional[dict]:
     return None if money is None else asdict(money)
 
 
-for _name, _kwargs in (("relations", {"default": None}), ("relations_judged", {"default": None}),
-                       ("events", {"getter": _doc_events})):
+# ``doc._.relations`` is kept in ``doc.user_data`` under the key a plain
+# ``default=None`` extension would use (DocBins written before read the same),
+# but read through a getter: msgpack hands the spans back as lists (Doc.from_bytes)
+# or the list back as a tuple (DocBin), and the getter turns them back into
+# tuples in a list, so relations compare equal after a round trip and a head
+# can be a dict key.
+_RELATIONS_KEY = ("._.", "relations", None, None)
+
+
+def _normalised(rels) -> list[dict]:
+    """``rels`` as a list whose relations have tuple heads and tails (dicts updated in place)."""
+    rels = rels if type(rels) is list else list(rels)
+    for r in rels:
+        for key in ("head", "tail"):
+            if type(r.get(key)) is not tuple and r.get(key) is not None:
+                r[key] = tuple(r[key])
+    return rels
+
+
+def _get_relations(doc: Doc) -> Optional[list[dict]]:
+    rels = doc.user_data.get(_RELATIONS_KEY)
+    if rels is None:
+        return None
+    if type(rels) is not list or any(type(r.get("head")) is not tuple or type(r.get("tail")) is not tuple
+                                     for r in rels):
+        rels = doc.user_data[_RELATIONS_KEY] = _normalised(rels)
+    return rels
+
+
+def _set_relations(doc: Doc, rels) -> None:
+    doc.user_data[_RELATIONS_KEY] = None if rels is None else _normalised(rels)
+
+
+for _name, _kwargs in (("relations", {"getter": _get_relations, "setter": _set_relations}),
+                       ("relations_judged", {"default": None}), ("events", {"getter": _doc_events})):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, **_kwargs)
 if not Span.has_extension("money"):
@@ -273,22 +308,27 @@ def _pairs_forward(model: Model, inputs: tuple[list[Doc], list[Ints2d]], is_trai
         },
         "threshold": 0.5,
         "max_distance": 80,
+        "distributive": True,
         "scorer": {"@scorers": "zhie.relation_scorer.v1"},
     },
     default_score_weights={"rel_micro_f": 1.0, "rel_micro_p": 0.0, "rel_micro_r": 0.0, "rel_f_per_type": None},
 )
 def make_relation_extractor(nlp: Language, name: str, model: Model, threshold: float, max_distance: int,
-                            scorer: Optional[Callable]) -> "RelationExtractor":
-    return RelationExtractor(nlp.vocab, model, name, threshold=threshold, max_distance=max_distance, scorer=scorer)
+                            distributive: bool, scorer: Optional[Callable]) -> "RelationExtractor":
+    """``distributive``: pair the n-th party with the n-th amount after 分别
+    (``pipeline.distributive``) instead of trusting every predicted pair."""
+    return RelationExtractor(nlp.vocab, model, name, threshold=threshold, max_distance=max_distance,
+                             distributive=distributive, scorer=scorer)
 
 
 class RelationExtractor(TrainablePipe):
     def __init__(self, vocab: Vocab, model: Model, name: str = "relation_extractor", *, threshold: float = 0.5,
-                 max_distance: int = 80, scorer: Optional[Callable] = None) -> None:
+                 max_distance: int = 80, distributive: bool = True, scorer: Optional[Callable] = None) -> None:
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
+        self.distributive = distributive
         self.cfg = {"labels": [], "threshold": threshold, "max_distance": max_distance}
 
     @property
@@ -342,6 +382,8 @@ class RelationExtractor(TrainablePipe):
                     if p >= threshold:
                         rels.append({"head": (h.start_char, h.end_char), "tail": (t.start_char, t.end_char),
                                      "label": self.labels[j], "score": round(float(p), 4)})
+            if self.distributive and "分别" in doc.text:
+                rels = pair_distributive(doc.text, [(e.start_char, e.end_char, e.label_) for e in doc.ents], rels)
             doc._.relations = rels
 
     # -- training

@@ -12,6 +12,7 @@ import spacy
 from spacy.language import Language
 
 from pipeline.annotate import (
+    MAX_BATCH_CHARS,
     annotate_documents,
     annotate_files,
     annotate_text,
@@ -186,3 +187,22 @@ def test_sample_front_pages_in_small_chunks_keep_offsets(nlp):
 def test_annotate_texts_raises_on_a_failing_document(nlp):
     with pytest.raises(RuntimeError, match="bad"):
         list(annotate_texts(nlp, [("ok", "史根治"), ("bad", 42)]))
+
+
+def test_batches_of_long_chunks_are_bounded_in_characters(nlp, monkeypatch):
+    """A long document's chunks go to the pipeline at most MAX_BATCH_CHARS at a time (memory stays flat)."""
+    text = "史根治，" * 15_000  # 60,000 characters, no sentence end: cut after commas
+    whole = next(annotate_documents(nlp, [Document("long", text, "")], max_chars=10 ** 9)).record
+    seen = []
+    real_pipe = nlp.pipe
+
+    def pipe(texts, **kwargs):
+        texts = list(texts)
+        seen.append(sum(map(len, texts)))
+        return real_pipe(texts, **kwargs)
+
+    monkeypatch.setattr(nlp, "pipe", pipe)
+    chunked = next(annotate_documents(nlp, [Document("long", text, "")], batch_size=32)).record
+    assert chunked == whole and len(chunked["entities"]) == 15_000
+    assert seen == [50_000, 10_000] and max(seen) <= MAX_BATCH_CHARS  # 12 chunks of 5,000, ten at a time
+    assert chunk_spans("史根治，" * 2000, 5000)[0] == (0, 5000)  # the cut falls after a comma

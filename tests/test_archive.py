@@ -116,10 +116,11 @@ def make_corpus(root: Path) -> tuple[dict[str, str], dict[str, str]]:
         "2024/a.txt": TEXT_A.encode(), "2024/b.txt": TEXT_B.encode("gbk"),
         "rows.jsonl": json.dumps({"id": "z1", "text": "国务院"}, ensure_ascii=False).encode(),
         "rows.parquet": _parquet_bytes({"text": ["王堃"]}), "inner.tar.gz": inner_tar.read_bytes(),
-        "notes.md": b"# not a document kind: ignored"}))
+        "notes.md": "# 国务院\n".encode(), "scan.pdf": b"%PDF-1.4 not a document kind: listed as skipped"}))
     inner_tar.unlink()
     texts.update({"news.zip/2024/a.txt": TEXT_A, "news.zip/2024/b.txt": TEXT_B, "z1": "国务院",
-                  "news.zip/rows.parquet:0": "王堃", "news.zip/inner.tar.gz/deep.txt": "史根治"})
+                  "news.zip/rows.parquet:0": "王堃", "news.zip/inner.tar.gz/deep.txt": "史根治",
+                  "news.zip/notes.md": "# 国务院\n"})
 
     _tar_gz(root / "news.tar.gz", {"./x.txt": TEXT_B.encode("gb18030"),
                                    "sub/y.csv": ('text\n"' + TEXT_A + '"\n').encode("utf-8-sig")})
@@ -134,7 +135,8 @@ def make_corpus(root: Path) -> tuple[dict[str, str], dict[str, str]]:
     (bad / "truncated.zip").write_bytes(_zip_bytes({"a.txt": TEXT_A.encode() * 50})[:100])
     (bad / "scan.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" + bytes(range(256)))
     problems = {"bad/undecodable.txt": "not UTF-8", "bad/truncated.zip": "BadZipFile", "bad/scan.txt": "binary",
-                "table.jsonl:4": "not a JSON object", "table.parquet:1": "not text", "dup#2": "duplicate"}
+                "table.jsonl:4": "not a JSON object", "table.parquet:1": "not text", "dup#2": "duplicate",
+                "news.zip/scan.pdf": "skipped: unsupported type"}
     return texts, problems
 
 
@@ -241,7 +243,7 @@ def test_annotate_archive_end_to_end(corpus, model_dir, tmp_path):
     records = read_jsonl(out)
     assert [r["id"] for r in records] == [d.id for d in DocumentReader([root], on_problem=lambda p: None)]
     for rec in records:
-        assert set(rec) == {"id", "source", "entities", "relations", "events"}
+        assert set(rec) == {"id", "source", "date", "entities", "relations", "events"}
         text = texts[rec["id"]]
         for e in rec["entities"]:
             assert text[e["start"]:e["end"]] == e["text"], (rec["id"], e)
@@ -255,7 +257,8 @@ def test_annotate_archive_end_to_end(corpus, model_dir, tmp_path):
     assert set(errors) == set(problems)
     summary = json.loads(summary_path(out).read_text(encoding="utf-8"))
     assert summary["documents"] == len(texts) and summary["failures"] == 0
-    assert summary["unreadable"] == len(problems) - 1 and summary["renamed_duplicates"] == 1
+    assert summary["unreadable"] == len(problems) - 2 and summary["renamed_duplicates"] == 1
+    assert summary["skipped"] == 1 and summary["too_large"] == 0 and summary["warnings"] == 0
     n_ents = sum(len(r["entities"]) for r in records)
     assert sum(summary["entities"].values()) == n_ents
 

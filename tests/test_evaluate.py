@@ -81,3 +81,31 @@ def test_relations_end_to_end_need_both_spans_and_the_label():
     assert sc.per_label["member_of"].f == 1.0
     assert (sc.per_label["has_title"].fp, sc.per_label["has_title"].fn) == (1, 1)
     assert (sc.per_label["visits"].fp, sc.per_label["visits"].fn) == (1, 0)
+
+
+def test_error_records_classify_entity_and_relation_errors():
+    from pipeline.evaluate import error_records, error_summary
+
+    text = "市长刘涛会见张胜利，许昌市委书记史根治出席。"
+    ents = lambda *spans: [{"id": f"e{i}", "start": s, "end": e, "label": lab}  # noqa: E731
+                           for i, (s, e, lab) in enumerate(spans)]
+    gold = {"id": "d1", "text": text, "missing": [],
+            "entities": ents((0, 2, "TITLE"), (2, 4, "PERSON"), (6, 9, "PERSON"), (10, 16, "TITLE"), (16, 19, "PERSON")),
+            "relations": [{"head": "e1", "tail": "e0", "label": "has_title"},
+                          {"head": "e4", "tail": "e3", "label": "has_title"}]}
+    pred = {"id": "d1", "text": text,
+            "entities": ents((0, 2, "TITLE"), (2, 4, "PERSON"), (6, 8, "PERSON"),  # 张胜|利 cut short
+                             (10, 16, "ORG"), (16, 19, "PERSON")),                  # a TITLE labelled ORG
+            "relations": [{"head": "e1", "tail": "e0", "label": "has_title"},
+                          {"head": "e2", "tail": "e0", "label": "has_title"}]}       # spurious pair
+    errs = error_records("s", gold, pred, ("PERSON", "TITLE", "ORG"), with_relations=True)
+    got = {(e["what"], e["kind"], e["class"], e["label"], e.get("text") or e["head"]) for e in errs}
+    assert got == {
+        ("entity", "fn", "boundary", "PERSON", "张胜利"), ("entity", "fp", "boundary", "PERSON", "张胜"),
+        ("entity", "fn", "label", "TITLE", "许昌市委书记"), ("entity", "fp", "label", "ORG", "许昌市委书记"),
+        ("relation", "fn", "entity", "has_title", "史根治"),  # its tail is no TITLE in the prediction
+        ("relation", "fp", "entity", "has_title", "张胜"),    # its head is no gold entity
+    }
+    boundary = next(e for e in errs if e["kind"] == "fn" and e["class"] == "boundary")
+    assert boundary["context"] == "市长刘涛会见[张胜利]，许昌市委书记史根治出席。" and boundary["other"] == [6, 8, "PERSON"]
+    assert error_summary(errs)["s"]["entity fn boundary PERSON"] == 1

@@ -38,12 +38,51 @@ def test_splits_are_disjoint_and_generated_data_stays_out_of_test():
     assert all(r["generated"] and r["id"].split("#")[0] in ids["train"] for r in generated)
 
 
-def test_test_split_is_frozen():
-    if not (GOLD / "test.jsonl").exists():
-        pytest.skip("no gold yet")
-    expected = (GOLD / "test.sha256").read_text().split()[0]
-    assert hashlib.sha256((GOLD / "test.jsonl").read_bytes()).hexdigest() == expected, \
-        "data/gold/test.jsonl changed: the test split is frozen"
+@pytest.mark.parametrize("checksum", sorted(GOLD.glob("test*.sha256")), ids=lambda p: p.name)
+def test_test_splits_are_frozen(checksum):
+    """test.jsonl and every later round's test slice (test_focus.jsonl) never change."""
+    expected, name = checksum.read_text().split()
+    assert hashlib.sha256((GOLD / name).read_bytes()).hexdigest() == expected, \
+        f"data/gold/{name} changed: the test split is frozen"
+
+
+def test_the_frozen_test_split_has_a_checksum():
+    assert (GOLD / "test.sha256").exists()
+
+
+def _ids(split: str, n: int) -> list[str]:
+    return [i for i in (f"r-{k:04d}" for k in range(200)) if split_of(i) == split][:n]
+
+
+def test_a_new_round_joins_train_and_dev_and_freezes_its_own_test_slice(tmp_path):
+    import json
+
+    from pipeline.gold import add_round, write_jsonl
+
+    text = "市长刘涛在许昌调研。"
+    ann = {"entities": [["市长", "TITLE"], ["刘涛", "PERSON"], ["许昌", "GPE"]],
+           "relations": [[1, 0, "has_title"], [1, 2, "visits"]]}
+    old_train, old_dev = _ids("train", 2), _ids("dev", 1)
+    new_ids = _ids("train", 4)[2:] + _ids("dev", 2)[1:] + _ids("test", 2)
+    items = [{"id": i, "source": "unit", "position": "0", "text": text} for i in old_train + old_dev + new_ids]
+    write_jsonl(tmp_path / "items.jsonl", items)
+    by_id = {it["id"]: it for it in items}
+    write_jsonl(tmp_path / "train.jsonl", [from_mentions(by_id[i], ann) for i in old_train])
+    write_jsonl(tmp_path / "dev.jsonl", [from_mentions(by_id[i], ann) for i in old_dev])
+    write_jsonl(tmp_path / "test.jsonl", [])
+    mentions = tmp_path / "round.jsonl"
+    mentions.write_text("".join(json.dumps({"id": i, **ann}, ensure_ascii=False) + "\n" for i in new_ids))
+    before = (tmp_path / "train.jsonl").read_text()
+
+    written = add_round(tmp_path / "items.jsonl", [mentions], tmp_path, "test_focus")
+    assert written == {"train": 4, "dev": 2, "test_focus": 2}
+    assert [r["id"] for r in read_jsonl(tmp_path / "test_focus.jsonl")] == _ids("test", 2)
+    assert (tmp_path / "train.jsonl").read_text().startswith(before)  # old records kept as they were
+    assert len(read_jsonl(tmp_path / "train_relayout.jsonl")) == 4
+    digest = (tmp_path / "test_focus.sha256").read_text().split()[0]
+    assert digest == hashlib.sha256((tmp_path / "test_focus.jsonl").read_bytes()).hexdigest()
+    with pytest.raises(ValueError, match="in the gold already"):  # a round is added once
+        add_round(tmp_path / "items.jsonl", [mentions], tmp_path, "test_focus")
 
 
 ITEM = {"id": "t1", "source": "unit", "position": "0", "text": "市委书记史根治会见了史根治的客人。中原银行向德通智能授信1710万元。"}

