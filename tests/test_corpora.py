@@ -16,7 +16,7 @@ import pytest
 
 from pipeline import corpora as C
 
-SHARED = Path("/work/shared/corpora")
+SHARED = C.corpora_dir()  # ZHIE_CORPORA, else ../shared/corpora beside the repo
 
 
 # ------------------------------------------------------------------ helpers

@@ -1,13 +1,13 @@
 """Tests for pipeline.layout: cleaning rules and offset mapping back to the original."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pipeline.corpora import corpora_dir
 from pipeline.layout import PARA_END, clean
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = corpora_dir().parent / "samples"  # ../shared/samples beside the corpora
 SAMPLE_FILES = ["standing-committee-meeting.txt", "signed-commentary.txt"]
 
 

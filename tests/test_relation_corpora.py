@@ -17,7 +17,7 @@ import pytest
 from pipeline import relation_corpora as R
 from pipeline.gold import validate
 
-SHARED = Path("/work/shared/corpora")
+SHARED = R.corpora_dir()  # ZHIE_CORPORA, else ../shared/corpora beside the repo
 RULES = Path(__file__).resolve().parents[1] / "data" / "relation_rules"
 
 
