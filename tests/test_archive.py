@@ -16,10 +16,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import spacy
 from spacy.language import Language
 from typer.testing import CliRunner
 
+from rule_pipeline import rule_nlp as rules
 from pipeline.annotate import annotate_files
 from pipeline.archive import (DocumentReader, InputError, UndecodableError, decode_bytes, detect_encoding,
                               errors_path, summary_path, table_path)
@@ -31,11 +31,7 @@ TEXT_B = "市 领 导 王 堃出席，投资3000 万元。"
 
 
 def rule_nlp() -> Language:
-    nlp = spacy.blank("zh")
-    ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns([{"label": label, "pattern": [{"TEXT": c} for c in word]}
-                        for label, words in PATTERNS.items() for word in words])
-    return nlp
+    return rules(PATTERNS)
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from typer.testing import CliRunner
 
+from rule_pipeline import rule_nlp as rules
 from pipeline.annotate import annotate_files, chunk_spans, grapheme_boundary, whole_graphemes
 from pipeline.archive import (OutputLock, OutputLocked, TooLarge, decode, detect_encoding, errors_path, lock_path,
                               read_text, summary_path)
@@ -42,11 +43,7 @@ LINE = "面对复杂形势，市委书记史根治指出，要坚持稳中求进
 
 
 def rule_nlp() -> Language:
-    nlp = spacy.blank("zh")
-    ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns([{"label": label, "pattern": [{"TEXT": c} for c in word]}
-                        for label, words in PATTERNS.items() for word in words])
-    return nlp
+    return rules(PATTERNS)
 
 
 @pytest.fixture(scope="module")
