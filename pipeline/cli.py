@@ -115,37 +115,19 @@ def gold_import(
     The test split is frozen: if data/gold/test.sha256 exists and the new
     test.jsonl differs from it, nothing is written.
     """
-    import hashlib
-    import random
+    from .gold import add_round as add
+    from .gold import import_gold
 
-    from .gold import SPLITS, import_mentions, relayout, split_of, write_jsonl
-
-    if add_round:
-        from .gold import add_round as add
-
-        try:
-            for name, n in add(items, mentions, out_dir, add_round, seed=seed).items():
-                typer.echo(f"{name}: {n} items")
-        except ValueError as err:
-            typer.echo(str(err), err=True)
-            raise typer.Exit(1)
-        return
-
-    records = import_mentions(items, mentions)
-    by_split = {s: [r for r in records if split_of(r["id"]) == s] for s in SPLITS}
-    test_bytes = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in by_split["test"]).encode()
-    digest = hashlib.sha256(test_bytes).hexdigest()
-    frozen = out_dir / "test.sha256"
-    if frozen.exists() and frozen.read_text().split()[0] != digest:
-        typer.echo(f"the test split would change ({frozen} is frozen); nothing written", err=True)
+    try:
+        if add_round:
+            written = add(items, mentions, out_dir, add_round, seed=seed)
+        else:
+            written = import_gold(items, mentions, out_dir, seed=seed)
+    except ValueError as err:
+        typer.echo(str(err), err=True)
         raise typer.Exit(1)
-    for split, recs in by_split.items():
-        write_jsonl(out_dir / f"{split}.jsonl", recs)
-        typer.echo(f"{split}: {len(recs)} items")
-    rng = random.Random(seed)
-    write_jsonl(out_dir / "train_relayout.jsonl", (relayout(r, rng) for r in by_split["train"]))
-    if not frozen.exists():
-        frozen.write_text(f"{digest}  test.jsonl\n")
+    for name, n in written.items():
+        typer.echo(f"{name}: {n} items")
 
 
 @gold_app.command("agreement")

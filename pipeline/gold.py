@@ -313,6 +313,40 @@ def frozen_digest(records: Iterable[dict]) -> str:
     return hashlib.sha256("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()).hexdigest()
 
 
+def _check_frozen(checksum: Path, records: list[dict], what: str) -> str:
+    """The digest of ``records``; raises if ``checksum`` exists and says otherwise."""
+    digest = frozen_digest(records)
+    if checksum.exists() and checksum.read_text().split()[0] != digest:
+        raise ValueError(f"{what} would change ({checksum} is frozen); nothing written")
+    return digest
+
+
+def _freeze(checksum: Path, digest: str, name: str) -> None:
+    if not checksum.exists():
+        checksum.write_text(f"{digest}  {name}\n")
+
+
+def _write_relayout(gold_dir: Path, train: list[dict], seed: int) -> None:
+    rng = random.Random(seed)
+    write_jsonl(gold_dir / "train_relayout.jsonl", (relayout(r, rng) for r in train))
+
+
+def import_gold(items_path: Path, mention_files: Iterable[Path], gold_dir: Path, seed: int = 0) -> dict[str, int]:
+    """All annotations at once: validated, split by id into train/dev/test,
+    layout-noise copies of train generated. The test split is frozen: if
+    ``test.sha256`` exists and the new ``test.jsonl`` differs, nothing is
+    written. Returns the number of items per split."""
+    records = import_mentions(items_path, mention_files)
+    by_split = {s: [r for r in records if split_of(r["id"]) == s] for s in SPLITS}
+    frozen = gold_dir / "test.sha256"
+    digest = _check_frozen(frozen, by_split["test"], "the test split")
+    for split, recs in by_split.items():
+        write_jsonl(gold_dir / f"{split}.jsonl", recs)
+    _write_relayout(gold_dir, by_split["train"], seed)
+    _freeze(frozen, digest, "test.jsonl")
+    return {s: len(r) for s, r in by_split.items()}
+
+
 def add_round(items_path: Path, mention_files: Iterable[Path], gold_dir: Path, test_slice: str,
               seed: int = 0) -> dict[str, int]:
     """Add a new annotation round to the gold without touching what is frozen.
@@ -335,9 +369,7 @@ def add_round(items_path: Path, mention_files: Iterable[Path], gold_dir: Path, t
         raise ValueError(f"{len(again)} items are in the gold already (first {again[0]}); a round is added once")
     new = {s: [r for r in records if split_of(r["id"]) == s] for s in SPLITS}
     frozen = gold_dir / f"{test_slice}.sha256"
-    digest = frozen_digest(new["test"])
-    if frozen.exists() and frozen.read_text().split()[0] != digest:
-        raise ValueError(f"{gold_dir / test_slice}.jsonl would change ({frozen} is frozen); nothing written")
+    digest = _check_frozen(frozen, new["test"], f"{gold_dir / test_slice}.jsonl")
     written = {}
     for split in ("train", "dev"):
         recs = sorted(existing[split] + new[split], key=lambda r: r["id"])
@@ -345,11 +377,8 @@ def add_round(items_path: Path, mention_files: Iterable[Path], gold_dir: Path, t
         written[split] = len(recs)
     write_jsonl(gold_dir / f"{test_slice}.jsonl", new["test"])
     written[test_slice] = len(new["test"])
-    rng = random.Random(seed)
-    train = read_jsonl(gold_dir / "train.jsonl")
-    write_jsonl(gold_dir / "train_relayout.jsonl", (relayout(r, rng) for r in train))
-    if not frozen.exists():
-        frozen.write_text(f"{digest}  {test_slice}.jsonl\n")
+    _write_relayout(gold_dir, read_jsonl(gold_dir / "train.jsonl"), seed)
+    _freeze(frozen, digest, f"{test_slice}.jsonl")
     return written
 
 

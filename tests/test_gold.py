@@ -147,3 +147,22 @@ def test_agreement_on_hand_computed_passes():
     assert got["entities"]["tp"] == 2 and got["entities"]["fp"] == 1 and got["entities"]["fn"] == 1
     assert got["entities"]["f"] == pytest.approx(2 / 3, abs=1e-4)
     assert got["relations"]["f"] == 1.0
+
+
+def test_a_full_import_refuses_to_change_a_frozen_test_split(tmp_path):
+    import json
+
+    from pipeline.gold import import_gold, write_jsonl
+
+    ann = {"entities": [["市长", "TITLE"], ["刘涛", "PERSON"]], "relations": [[1, 0, "has_title"]]}
+    ids = _ids("train", 2) + _ids("test", 2)
+    write_jsonl(tmp_path / "items.jsonl", [{"id": i, "source": "unit", "position": "0", "text": "市长刘涛出席。"} for i in ids])
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("".join(json.dumps({"id": i, **ann}, ensure_ascii=False) + "\n" for i in ids))
+    second.write_text("".join(json.dumps({"id": i, **ann}, ensure_ascii=False) + "\n" for i in ids[:3]))
+    assert import_gold(tmp_path / "items.jsonl", [first], tmp_path) == {"train": 2, "dev": 0, "test": 2}
+    train = (tmp_path / "train.jsonl").read_text()
+    with pytest.raises(ValueError, match="is frozen"):
+        import_gold(tmp_path / "items.jsonl", [second], tmp_path)
+    assert (tmp_path / "train.jsonl").read_text() == train  # nothing written
+    assert import_gold(tmp_path / "items.jsonl", [first], tmp_path)["test"] == 2  # the same split is fine
