@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def build_archive(path: Path, n_docs: int, corpora: str | None, seed: int = 0) -> tuple[int, int]:
     """Write the zip; returns (documents, characters)."""
-    from pipeline.corpora import load
+    from pipeline.training.corpora import load
 
     sentences = [r["text"] for r in load("cluener", "train", corpora)]
     rng = random.Random(seed)
@@ -58,7 +58,7 @@ def measure(args: argparse.Namespace) -> None:
     import torch
 
     import pipeline
-    from pipeline.annotate import annotate_files
+    from pipeline.app.annotate import annotate_files
 
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.n_process)
     torch.set_num_threads(threads)  # n processes x threads = cores, not n x cores

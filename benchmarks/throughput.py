@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def build_documents(n: int, chars: int, corpora: str | None) -> list[tuple[str, str]]:
-    from pipeline.corpora import load
+    from pipeline.training.corpora import load
 
     docs, buf = [], ""
     records = (rec for split in ("dev", "train") for rec in load("people_daily", split, corpora))
@@ -65,7 +65,7 @@ def main() -> None:
     import torch
 
     import pipeline
-    from pipeline.annotate import annotate_texts
+    from pipeline.app.annotate import annotate_texts
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -100,7 +100,7 @@ def write_records(path: Path, n: int, seed: int = 0) -> int:
 
 def measure(args: argparse.Namespace) -> None:
     """One run, in its own process: the figures as JSON on stdout."""
-    from pipeline.timeline import build_timeline
+    from pipeline.app.timeline import build_timeline
 
     t0 = time.perf_counter()
     result = build_timeline([args.measure], args.out, html=not args.no_html, memory_limit=args.memory_limit,

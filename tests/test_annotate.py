@@ -11,7 +11,7 @@ import pytest
 import spacy
 from spacy.language import Language
 
-from pipeline.annotate import (
+from pipeline.app.annotate import (
     MAX_BATCH_CHARS,
     annotate_documents,
     annotate_files,
@@ -20,7 +20,7 @@ from pipeline.annotate import (
     chunk_spans,
     read_inputs,
 )
-from pipeline.archive import Document
+from pipeline.app.archive import Document
 
 
 @pytest.fixture(scope="module")

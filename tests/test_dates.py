@@ -1,10 +1,10 @@
-"""Document dates (pipeline/dates.py): a table of the forms accepted and refused."""
+"""Document dates (pipeline/app/dates.py): a table of the forms accepted and refused."""
 
 import datetime as dt
 
 import pytest
 
-from pipeline.dates import date_from_path, date_from_value, dateline_date, document_date
+from pipeline.app.dates import date_from_path, date_from_value, dateline_date, document_date
 
 STANDING_COMMITTEE = (" 本 报 讯 （记 者 高 伟 山） 6 月 10\n日，市委常委会召开会议，传达学习\n"
                       "习近平总书记重要讲话和重要文章精\n神。\n\n会议强调，要认真学习贯彻习近\n"
@@ -107,7 +107,7 @@ def test_annotate_dates_rows_paths_and_datelines(tmp_path):
     import pyarrow.parquet as pq
     import spacy
 
-    from pipeline.annotate import annotate_files
+    from pipeline.app.annotate import annotate_files
 
     nlp = spacy.blank("zh")
     inputs = tmp_path / "in"

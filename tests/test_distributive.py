@@ -1,11 +1,11 @@
-"""分别 with parallel lists: the n-th party with the n-th amount (pipeline/distributive.py)."""
+"""分别 with parallel lists: the n-th party with the n-th amount (pipeline/components/distributive.py)."""
 
 import itertools
 
 import pytest
 
-from pipeline.distributive import pair_distributive, parallel_lists
-from pipeline.events import assemble_events
+from pipeline.components.distributive import pair_distributive, parallel_lists
+from pipeline.components.events import assemble_events
 
 # (sentence, entities in reading order, subject (its amount relations apply to every sum), parties, amounts)
 TABLE = [

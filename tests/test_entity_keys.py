@@ -1,8 +1,8 @@
-"""Canonical entity keys (pipeline/entity_keys.py)."""
+"""Canonical entity keys (pipeline/app/entity_keys.py)."""
 
 import pytest
 
-from pipeline.entity_keys import entity_keys, key_name, normalize
+from pipeline.app.entity_keys import entity_keys, key_name, normalize
 
 
 def keys(*mentions: tuple[str, str]) -> list[str]:

@@ -2,7 +2,9 @@
 
 import pytest
 
-from pipeline.evaluate import PRF, LabelScore, check_floors
+from spacy.scorer import PRFScore
+
+from pipeline.app.evaluate import LabelScore, check_floors
 
 
 def test_exact_span_and_label_micro_and_per_label():
@@ -13,13 +15,13 @@ def test_exact_span_and_label_micro_and_per_label():
             (10, 15, "PERSON")]        # wrong label: fp (PERSON) + fn (ORG)
     sc.add(gold, pred)
     assert (sc.micro.tp, sc.micro.fp, sc.micro.fn) == (1, 2, 2)
-    assert sc.micro.p == pytest.approx(1 / 3)
-    assert sc.micro.r == pytest.approx(1 / 3)
-    assert sc.micro.f == pytest.approx(1 / 3)
+    assert sc.micro.precision == pytest.approx(1 / 3)
+    assert sc.micro.recall == pytest.approx(1 / 3)
+    assert sc.micro.fscore == pytest.approx(1 / 3)
     person = sc.per_label["PERSON"]
     assert (person.tp, person.fp, person.fn) == (1, 1, 0)
-    assert person.f == pytest.approx(2 * 0.5 * 1.0 / 1.5)
-    assert sc.per_label["ORG"].f == 0.0 and sc.per_label["ORG"].fn == 1
+    assert person.fscore == pytest.approx(2 * 0.5 * 1.0 / 1.5)
+    assert sc.per_label["ORG"].fscore == 0.0 and sc.per_label["ORG"].fn == 1
 
 
 def test_labels_outside_the_set_and_ignored_ranges_do_not_count():
@@ -38,12 +40,14 @@ def test_sums_over_documents():
     sc.add([(0, 2, "PERSON")], [(0, 2, "PERSON")])
     sc.add([(0, 2, "PERSON"), (4, 6, "PERSON")], [])
     assert sc.micro.tp == 1 and sc.micro.fn == 2
-    assert sc.micro.p == 1.0 and sc.micro.r == pytest.approx(1 / 3)
-    assert sc.micro.f == pytest.approx(0.5)
+    assert sc.micro.precision == 1.0 and sc.micro.recall == pytest.approx(1 / 3)
+    assert sc.micro.fscore == pytest.approx(0.5)
 
 
 def test_empty_scores_are_zero_not_errors():
-    assert PRF().f == 0.0 and PRF().p == 0.0 and PRF().r == 0.0
+    from pipeline.components.scorer import prf_dict
+
+    assert prf_dict(PRFScore()) == {"p": 0.0, "r": 0.0, "f": 0.0, "tp": 0, "fp": 0, "fn": 0}
 
 
 def test_floors_report_each_regression():
@@ -58,7 +62,7 @@ def test_floors_report_each_regression():
 
 
 def test_relations_end_to_end_need_both_spans_and_the_label():
-    from pipeline.evaluate import RELATION_LABELS, triples
+    from pipeline.app.evaluate import RELATION_LABELS, triples
 
     gold = {"entities": [{"id": "e1", "start": 0, "end": 2, "label": "PERSON"},
                          {"id": "e2", "start": 2, "end": 4, "label": "TITLE"},
@@ -77,14 +81,14 @@ def test_relations_end_to_end_need_both_spans_and_the_label():
     sc = LabelScore(RELATION_LABELS)
     sc.add(triples(gold), triples(pred))
     assert (sc.micro.tp, sc.micro.fp, sc.micro.fn) == (1, 2, 1)
-    assert sc.micro.f == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
-    assert sc.per_label["member_of"].f == 1.0
+    assert sc.micro.fscore == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
+    assert sc.per_label["member_of"].fscore == 1.0
     assert (sc.per_label["has_title"].fp, sc.per_label["has_title"].fn) == (1, 1)
     assert (sc.per_label["visits"].fp, sc.per_label["visits"].fn) == (1, 0)
 
 
 def test_error_records_classify_entity_and_relation_errors():
-    from pipeline.evaluate import error_records, error_summary
+    from pipeline.app.evaluate import error_records, error_summary
 
     text = "市长刘涛会见张胜利，许昌市委书记史根治出席。"
     ents = lambda *spans: [{"id": f"e{i}", "start": s, "end": e, "label": lab}  # noqa: E731

@@ -1,10 +1,11 @@
-"""pipeline.events: the n-ary event view assembled from entities and relations."""
+"""pipeline.components.events: the n-ary event view assembled from entities and relations."""
 
 from collections import Counter
 from pathlib import Path
 
-from pipeline.events import assemble_events
-from pipeline.gold import from_mentions, read_jsonl
+from pipeline.components.events import assemble_events
+from pipeline.jsonl import read_jsonl
+from pipeline.training.gold import from_mentions
 
 TRAIN = Path(__file__).resolve().parents[1] / "data" / "gold" / "train.jsonl"
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.gold import (agreement, from_mentions, read_jsonl, relayout, sentence_index,
-                           split_of, validate)
+from pipeline.components.schema import sentence_index
+from pipeline.jsonl import read_jsonl
+from pipeline.training.gold import agreement, from_mentions, relayout, split_of, validate
 
 GOLD = Path(__file__).resolve().parents[1] / "data" / "gold"
 FILES = sorted(p for p in GOLD.glob("*.jsonl") if p.name != "items.jsonl")
@@ -57,7 +58,8 @@ def _ids(split: str, n: int) -> list[str]:
 def test_a_new_round_joins_train_and_dev_and_freezes_its_own_test_slice(tmp_path):
     import json
 
-    from pipeline.gold import add_round, write_jsonl
+    from pipeline.jsonl import write_jsonl
+    from pipeline.training.gold import add_round
 
     text = "市长刘涛在许昌调研。"
     ann = {"entities": [["市长", "TITLE"], ["刘涛", "PERSON"], ["许昌", "GPE"]],
@@ -152,7 +154,8 @@ def test_agreement_on_hand_computed_passes():
 def test_a_full_import_refuses_to_change_a_frozen_test_split(tmp_path):
     import json
 
-    from pipeline.gold import import_gold, write_jsonl
+    from pipeline.jsonl import write_jsonl
+    from pipeline.training.gold import import_gold
 
     ann = {"entities": [["市长", "TITLE"], ["刘涛", "PERSON"]], "relations": [[1, 0, "has_title"]]}
     ids = _ids("train", 2) + _ids("test", 2)

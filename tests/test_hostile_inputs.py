@@ -32,10 +32,10 @@ from spacy.tokens import Doc, DocBin
 from typer.testing import CliRunner
 
 from rule_pipeline import rule_nlp as rules
-from pipeline.annotate import annotate_files, chunk_spans, grapheme_boundary, whole_graphemes
-from pipeline.archive import (OutputLock, OutputLocked, TooLarge, decode, detect_encoding, errors_path, lock_path,
+from pipeline.app.annotate import annotate_files, chunk_spans, grapheme_boundary, whole_graphemes
+from pipeline.app.archive import (OutputLock, OutputLocked, TooLarge, decode, detect_encoding, errors_path, lock_path,
                               read_text, summary_path)
-from pipeline.cli import app
+from pipeline.app.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 PATTERNS = {"TITLE": ["市委书记"], "PERSON": ["史根治", "王堃"], "ORG": ["国务院"]}
@@ -295,7 +295,7 @@ _SLOW_RUN = textwrap.dedent("""
     from pathlib import Path
     import spacy
     from spacy.language import Language
-    from pipeline.annotate import annotate_files
+    from pipeline.app.annotate import annotate_files
 
     @Language.component("slow")
     def slow(doc):
@@ -381,7 +381,7 @@ def test_5_unreadable_subfolder_is_reported_and_the_run_goes_on(tmp_path, nlp, m
     _tree(root)
     out = tmp_path / "out.jsonl"
     out.write_text('{"id": "old"}\n')
-    import pipeline.archive as archive
+    import pipeline.app.archive as archive
 
     real_scandir, real_is_file = os.scandir, Path.is_file
 
@@ -422,7 +422,7 @@ def test_5_unreadable_subfolder_with_real_permissions(tmp_path):
     script = textwrap.dedent(f"""
         import spacy
         from pathlib import Path
-        from pipeline.annotate import annotate_files
+        from pipeline.app.annotate import annotate_files
         annotate_files(spacy.blank("zh"), [{str(root)!r}], Path({str(out)!r}), progress=False)
     """)
     try:
@@ -575,7 +575,7 @@ def test_10_kill_9_of_the_parent_ends_the_workers(tmp_path):
 # ------------------------------------------------------------ 11: relations through bytes and DocBin
 
 def test_11_relations_round_trip_through_doc_bytes_and_docbin():
-    import pipeline.relations  # noqa: F401  (the extension)
+    import pipeline.components.relations  # noqa: F401  (the extension)
 
     nlp = spacy.blank("zh")
     doc = nlp("市委书记史根治会见了许昌银行行长王五。")
@@ -617,7 +617,7 @@ def test_12_json_md_and_html_files_are_read_and_others_listed(tmp_path, nlp):
     assert [(e["label"], e["text"]) for e in page["entities"]] == [
         ("TITLE", "市委书记"), ("PERSON", "史根治"), ("PERSON", "王堃"), ("ORG", "国务院")]
     # offsets refer to the text extracted from the page: no script, style or tags in it
-    from pipeline.archive import _HTMLText
+    from pipeline.app.archive import _HTMLText
 
     parser = _HTMLText()
     parser.feed(html)
@@ -682,7 +682,7 @@ def test_minor_read_only_output_folder_is_one_line_naming_the_file(tmp_path, mod
                                   text=True, timeout=120)
             status, output = done.returncode, done.stdout + done.stderr
         else:  # root without setpriv: refuse as the kernel would for a user
-            import pipeline.archive as archive
+            import pipeline.app.archive as archive
 
             real_open = os.open
 
@@ -723,7 +723,7 @@ def test_minor_resume_from_an_output_that_is_not_ours_names_it_and_keeps_it(tmp_
 def test_minor_entities_never_cut_through_a_grapheme(text, ent):
     nlp = spacy.blank("zh")
     nlp.add_pipe("entity_ruler").add_patterns([{"label": "ORG", "pattern": [{"TEXT": c} for c in ent]}])
-    from pipeline.annotate import annotate_text
+    from pipeline.app.annotate import annotate_text
 
     rec = annotate_text(nlp, text)
     for e in rec["entities"]:

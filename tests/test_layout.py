@@ -1,11 +1,11 @@
-"""Tests for pipeline.layout: cleaning rules and offset mapping back to the original."""
+"""Tests for pipeline.components.layout: cleaning rules and offset mapping back to the original."""
 import json
 
 import numpy as np
 import pytest
 
-from pipeline.corpora import corpora_dir
-from pipeline.layout import PARA_END, clean
+from pipeline.paths import corpora_dir
+from pipeline.components.layout import PARA_END, clean
 
 SAMPLES = corpora_dir().parent / "samples"  # ../shared/samples beside the corpora
 SAMPLE_FILES = ["standing-committee-meeting.txt", "signed-commentary.txt"]

@@ -1,8 +1,8 @@
-"""pipeline.money: MONEY span texts to value, currency and the approximate flag (values checked by hand)."""
+"""pipeline.components.money: MONEY span texts to value, currency and the approximate flag (values checked by hand)."""
 
 import pytest
 
-from pipeline.money import Money, normalise_money
+from pipeline.components.money import Money, normalise_money
 
 CASES = [
     # Arabic numerals with magnitudes

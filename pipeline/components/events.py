@@ -29,8 +29,12 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 
-from .gold import sentence_index
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from .extensions import install_extensions
 from .money import money_at
+from .schema import sentence_index
 
 # Type words, matched longest first (预授信 before 授信). The type of an event is
 # the one nearest its amount (or its parties) in the same sentence.
@@ -156,3 +160,44 @@ def assemble_events(record: dict) -> list[dict]:
         return ents[ev["amount"]["entity"]]["start"] if ev["amount"] else min(ents[p["entity"]]["start"] for p in ev["parties"])
 
     return sorted(events, key=position)
+
+
+# ------------------------------------------------------------ component
+
+
+def doc_as_record(doc: Doc) -> dict:
+    """The Doc's entities and relations in the shape of ``data/gold`` (char offsets into ``doc.text``)."""
+    entities = [{"id": f"e{i}", "start": e.start_char, "end": e.end_char, "label": e.label_, "text": e.text}
+                for i, e in enumerate(sorted(doc.ents, key=lambda e: (e.start_char, e.end_char)), 1)]
+    ids = {(e["start"], e["end"]): e["id"] for e in entities}
+    relations = []
+    for r in doc._.relations or []:
+        head, tail = ids.get(tuple(r["head"])), ids.get(tuple(r["tail"]))
+        if head and tail:
+            rel = {"head": head, "tail": tail, "label": r["label"]}
+            if r.get("score") is not None:
+                rel["score"] = r["score"]
+            relations.append(rel)
+    return {"text": doc.text, "entities": entities, "relations": relations}
+
+
+@Language.factory("event_assembler", requires=["doc.ents", "doc._.relations"], assigns=["doc._.events"])
+def make_event_assembler(nlp: Language, name: str) -> "EventAssembler":
+    """Create an ``event_assembler``: the events of a Doc from its entities and relations (no settings, no weights)."""
+    return EventAssembler(name)
+
+
+class EventAssembler:
+    """Write :func:`assemble_events` of each Doc to ``doc._.events``.
+
+    Events refer to entities by the ids of :func:`doc_as_record` (e1, e2, ...
+    in text order) and to the relations by their index in that record.
+    """
+
+    def __init__(self, name: str = "event_assembler") -> None:
+        install_extensions()
+        self.name = name
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.events = assemble_events(doc_as_record(doc))
+        return doc

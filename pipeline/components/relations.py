@@ -25,7 +25,6 @@ predicting, so the scores ``spacy train`` logs are end to end.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from itertools import islice
 from typing import Callable, Iterable, Optional
 
@@ -40,88 +39,8 @@ from thinc.api import Linear, Model, Ops, Optimizer, Relu, chain, set_dropout_ra
 from thinc.types import Floats2d, Ints2d
 
 from .distributive import pair_distributive
-from .events import assemble_events
-from .gold import ENTITY_LABELS, RELATION_TYPES, sentence_index
-from .money import money_at
-
-RELATION_LABELS = tuple(RELATION_TYPES)
-
-
-def allowed_labels(head_label: str, tail_label: str) -> tuple[str, ...]:
-    """Relation labels that may join a ``head_label`` entity to a ``tail_label`` one."""
-    return tuple(lab for lab, (heads, tails) in RELATION_TYPES.items() if head_label in heads and tail_label in tails)
-
-
-# ------------------------------------------------------------ Doc extensions
-
-
-def _doc_events(doc: Doc) -> list[dict]:
-    return assemble_events(doc_as_record(doc))
-
-
-def _span_money(span: Span) -> Optional[dict]:
-    if span.label_ != "MONEY":
-        return None
-    money = money_at(span.doc.text, span.start_char, span.end_char)
-    return None if money is None else asdict(money)
-
-
-# ``doc._.relations`` is kept in ``doc.user_data`` under the key a plain
-# ``default=None`` extension would use (DocBins written before read the same),
-# but read through a getter: msgpack hands the spans back as lists (Doc.from_bytes)
-# or the list back as a tuple (DocBin), and the getter turns them back into
-# tuples in a list, so relations compare equal after a round trip and a head
-# can be a dict key.
-_RELATIONS_KEY = ("._.", "relations", None, None)
-
-
-def _normalised(rels) -> list[dict]:
-    """``rels`` as a list whose relations have tuple heads and tails (dicts updated in place)."""
-    rels = rels if type(rels) is list else list(rels)
-    for r in rels:
-        for key in ("head", "tail"):
-            if type(r.get(key)) is not tuple and r.get(key) is not None:
-                r[key] = tuple(r[key])
-    return rels
-
-
-def _get_relations(doc: Doc) -> Optional[list[dict]]:
-    rels = doc.user_data.get(_RELATIONS_KEY)
-    if rels is None:
-        return None
-    if type(rels) is not list or any(type(r.get("head")) is not tuple or type(r.get("tail")) is not tuple
-                                     for r in rels):
-        rels = doc.user_data[_RELATIONS_KEY] = _normalised(rels)
-    return rels
-
-
-def _set_relations(doc: Doc, rels) -> None:
-    doc.user_data[_RELATIONS_KEY] = None if rels is None else _normalised(rels)
-
-
-for _name, _kwargs in (("relations", {"getter": _get_relations, "setter": _set_relations}),
-                       ("relations_judged", {"default": None}), ("events", {"getter": _doc_events})):
-    if not Doc.has_extension(_name):
-        Doc.set_extension(_name, **_kwargs)
-if not Span.has_extension("money"):
-    Span.set_extension("money", getter=_span_money)
-
-
-def doc_as_record(doc: Doc) -> dict:
-    """The Doc's entities and relations in the shape of ``data/gold`` (char offsets into ``doc.text``)."""
-    entities = [{"id": f"e{i}", "start": e.start_char, "end": e.end_char, "label": e.label_, "text": e.text}
-                for i, e in enumerate(sorted(doc.ents, key=lambda e: (e.start_char, e.end_char)), 1)]
-    ids = {(e["start"], e["end"]): e["id"] for e in entities}
-    relations = []
-    for r in doc._.relations or []:
-        head, tail = ids.get(tuple(r["head"])), ids.get(tuple(r["tail"]))
-        if head and tail:
-            rel = {"head": head, "tail": tail, "label": r["label"]}
-            if r.get("score") is not None:
-                rel["score"] = r["score"]
-            relations.append(rel)
-    return {"text": doc.text, "entities": entities, "relations": relations}
-
+from .extensions import install_extensions
+from .schema import ENTITY_LABELS, RELATION_LABELS, RELATION_TYPES, allowed_labels, sentence_index
 
 # ------------------------------------------------------------ candidates
 
@@ -131,21 +50,32 @@ def doc_as_record(doc: Doc) -> dict:
 DISTANCE_BUCKETS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 COUNT_BUCKETS = 4  # 0, 1, 2, 3 or more entities of a label between the two
 GAP_HASHES = 256
-_PAIR_IDS = {(h, t): i for i, (h, t) in enumerate((h, t) for h in ENTITY_LABELS for t in ENTITY_LABELS)}
-_FEATURE_SIZES = (
-    2 * len(_PAIR_IDS),                          # label pair x order
-    2 * (len(DISTANCE_BUCKETS) + 1),             # distance bucket x order
-    len(ENTITY_LABELS) * COUNT_BUCKETS,          # entities of each label between the two (5 features)
-    GAP_HASHES,                                  # the gap itself when at most 3 characters
-    8,                                           # punctuation in the gap: none, 、, ，/,, ；, 的, 和/与/及, 。, other
-    4,                                           # tail is the nearest of its label to the head; head nearest to the tail
-)
-FEATURE_ROWS = sum(_FEATURE_SIZES)
-_TABLE_STARTS = numpy.cumsum((0,) + _FEATURE_SIZES)[:-1]
-# where each feature's rows start in the table (the five counts share one part)
-_OFFSETS = numpy.array([_TABLE_STARTS[0], _TABLE_STARTS[1]] + [_TABLE_STARTS[2]] * len(ENTITY_LABELS)
-                       + list(_TABLE_STARTS[3:]), dtype="i")
-N_FEATURES = len(_OFFSETS)
+
+
+class PairFeatureLayout:
+    """Where each discrete pair feature's rows start in the model's one embedding
+    table, for a component's entity labels (``cfg["entity_labels"]``)."""
+
+    def __init__(self, entity_labels: Iterable[str]) -> None:
+        self.entity_labels = tuple(entity_labels)
+        labels = self.entity_labels
+        self.pair_ids = {(h, t): i for i, (h, t) in enumerate((h, t) for h in labels for t in labels)}
+        sizes = (
+            2 * len(self.pair_ids),                      # label pair x order
+            2 * (len(DISTANCE_BUCKETS) + 1),             # distance bucket x order
+            len(labels) * COUNT_BUCKETS,                 # entities of each label between the two
+            GAP_HASHES,                                  # the gap itself when at most 3 characters
+            8,                                           # punctuation in the gap: none, 、, ，/,, ；, 的, 和/与/及, 。, other
+            4,                                           # tail is the nearest of its label to the head; head nearest to the tail
+        )
+        self.rows = int(sum(sizes))
+        starts = numpy.cumsum((0,) + sizes)[:-1]
+        # where each feature's rows start in the table (the per-label counts share one part)
+        self.offsets = numpy.array([starts[0], starts[1]] + [starts[2]] * len(labels) + list(starts[3:]), dtype="i")
+        self.n_features = len(self.offsets)
+
+
+FEATURE_ROWS = PairFeatureLayout(ENTITY_LABELS).rows  # the table size for ANNOTATION.md's five labels
 _GAP_MARKS = (("、", 1), ("，", 2), (",", 2), ("；", 3), ("的", 4), ("和", 5), ("与", 5), ("及", 5), ("。", 6))
 
 
@@ -169,7 +99,7 @@ def _stable_hash(s: str) -> int:
     return h
 
 
-def candidate_pairs(doc: Doc, ents: Iterable[Span], max_distance: int) -> list[tuple[Span, Span]]:
+def candidate_pairs(doc: Doc, ents: Iterable[Span], max_distance: int = 80) -> list[tuple[Span, Span]]:
     """Ordered (head, tail) pairs a relation may join: same sentence, allowed labels, close enough.
 
     The bound: a sentence with k entities gives at most k * (k - 1) pairs, and
@@ -196,9 +126,22 @@ def candidate_pairs(doc: Doc, ents: Iterable[Span], max_distance: int) -> list[t
     return pairs
 
 
-def pair_features(doc: Doc, pairs: list[tuple[Span, Span]], ents: list[Span]) -> Ints2d:
+@registry.misc("zhie.relation_candidates.v1")
+def make_candidate_pairs(max_distance: int = 80) -> Callable[[Doc, Iterable[Span]], list[tuple[Span, Span]]]:
+    """The candidate generator of ``relation_extractor``: :func:`candidate_pairs`
+    with at most ``max_distance`` characters between head and tail."""
+
+    def get_candidates(doc: Doc, ents: Iterable[Span]) -> list[tuple[Span, Span]]:
+        return candidate_pairs(doc, ents, max_distance)
+
+    return get_candidates
+
+
+def pair_features(doc: Doc, pairs: list[tuple[Span, Span]], ents: list[Span],
+                  layout: Optional[PairFeatureLayout] = None) -> Ints2d:
     """One row per pair: token offsets of head, tail and gap, then the feature-table rows."""
-    rows = numpy.zeros((len(pairs), 6 + N_FEATURES), dtype="i")
+    layout = layout or PairFeatureLayout(ENTITY_LABELS)
+    rows = numpy.zeros((len(pairs), 6 + layout.n_features), dtype="i")
     starts = numpy.array([e.start_char for e in ents], dtype="i")
     labels = [e.label_ for e in ents]
     text = doc.text
@@ -210,15 +153,15 @@ def pair_features(doc: Doc, pairs: list[tuple[Span, Span]], ents: list[Span]) ->
         nearest_tail = _nearest(h, t, ents)
         nearest_head = _nearest(t, h, ents)
         feats = [
-            2 * _PAIR_IDS[(h.label_, t.label_)] + order,
+            2 * layout.pair_ids[(h.label_, t.label_)] + order,
             2 * _bucket(len(gap)) + order,
-            *(i * COUNT_BUCKETS + min(inside.count(lab), COUNT_BUCKETS - 1) for i, lab in enumerate(ENTITY_LABELS)),
+            *(i * COUNT_BUCKETS + min(inside.count(lab), COUNT_BUCKETS - 1) for i, lab in enumerate(layout.entity_labels)),
             _stable_hash(gap) % GAP_HASHES if len(gap) <= 3 else GAP_HASHES - 1,
             _gap_mark(gap),
             2 * int(nearest_tail) + int(nearest_head),
         ]
         rows[n, :6] = (h.start, h.end, t.start, t.end, first.end, second.start)
-        rows[n, 6:] = numpy.array(feats, dtype="i") + _OFFSETS
+        rows[n, 6:] = numpy.array(feats, dtype="i") + layout.offsets
     return rows
 
 
@@ -236,9 +179,17 @@ def _nearest(a: Span, b: Span, ents: list[Span]) -> bool:
 def build_relation_model(tok2vec: Model[list[Doc], list[Floats2d]], hidden_width: int = 256,
                          feature_width: int = 64, dropout: float = 0.1,
                          nO: Optional[int] = None) -> Model[tuple[list[Doc], list[Ints2d]], Floats2d]:
-    """(docs, pair rows per doc) -> one logit per pair and relation label."""
+    """(docs, pair rows per doc) -> one logit per pair and relation label.
+
+    tok2vec (Model[List[Doc], List[Floats2d]]): token vectors, e.g. a transformer or tok2vec listener.
+    hidden_width (int): width of the hidden layer over the pooled pair.
+    feature_width (int): width of the embeddings of the discrete pair features.
+    dropout (float): dropout of the hidden layer.
+    nO (Optional[int]): number of relation labels; set by the component.
+    The feature table's size ``nF`` is set by the component from its entity labels.
+    """
     pool = Model("relation_pairs", _pairs_forward, layers=[tok2vec], init=_pairs_init,
-                 params={"E": None}, dims={"nE": feature_width, "nF": FEATURE_ROWS})
+                 params={"E": None}, dims={"nE": feature_width, "nF": None})
     return chain(pool, Relu(hidden_width, dropout=dropout), Linear(nO))
 
 
@@ -259,8 +210,9 @@ def _pairs_forward(model: Model, inputs: tuple[list[Doc], list[Ints2d]], is_trai
     lengths = [len(v) for v in tokvecs]
     X = ops.flatten(tokvecs) if tokvecs else ops.alloc2f(0, 1)
     offsets = numpy.cumsum([0] + lengths[:-1])
-    R = numpy.concatenate([r + numpy.array([offsets[k]] * 6 + [0] * N_FEATURES, dtype="i")
-                           for k, r in enumerate(rows)]) if rows else numpy.zeros((0, 6 + N_FEATURES), dtype="i")
+    n_cols = rows[0].shape[1] if rows else 6
+    R = numpy.concatenate([r + numpy.array([offsets[k]] * 6 + [0] * (n_cols - 6), dtype="i")
+                           for k, r in enumerate(rows)]) if rows else numpy.zeros((0, n_cols), dtype="i")
     spans = []  # (token indices, lengths) for head, tail, gap
     for col in (0, 2, 4):
         starts, ends = R[:, col], R[:, col + 1]
@@ -299,6 +251,8 @@ def _pairs_forward(model: Model, inputs: tuple[list[Doc], list[Ints2d]], is_trai
 
 @Language.factory(
     "relation_extractor",
+    requires=["doc.ents"],
+    assigns=["doc._.relations"],
     default_config={
         "model": {
             "@architectures": "zhie.RelationModel.v1",
@@ -306,36 +260,74 @@ def _pairs_forward(model: Model, inputs: tuple[list[Doc], list[Ints2d]], is_trai
                         "pooling": {"@layers": "reduce_mean.v1"}, "upstream": "*"},
             "hidden_width": 256, "feature_width": 64, "dropout": 0.1, "nO": None,
         },
+        "get_candidates": {"@misc": "zhie.relation_candidates.v1", "max_distance": 80},
+        "entity_labels": list(ENTITY_LABELS),
         "threshold": 0.5,
-        "max_distance": 80,
         "distributive": True,
         "scorer": {"@scorers": "zhie.relation_scorer.v1"},
     },
     default_score_weights={"rel_micro_f": 1.0, "rel_micro_p": 0.0, "rel_micro_r": 0.0, "rel_f_per_type": None},
 )
-def make_relation_extractor(nlp: Language, name: str, model: Model, threshold: float, max_distance: int,
-                            distributive: bool, scorer: Optional[Callable]) -> "RelationExtractor":
-    """``distributive``: pair the n-th party with the n-th amount after 分别
-    (``pipeline.distributive``) instead of trusting every predicted pair."""
-    return RelationExtractor(nlp.vocab, model, name, threshold=threshold, max_distance=max_distance,
-                             distributive=distributive, scorer=scorer)
+def make_relation_extractor(nlp: Language, name: str, model: Model, get_candidates: Callable, entity_labels: list[str],
+                            threshold: float, distributive: bool, scorer: Optional[Callable]) -> "RelationExtractor":
+    """Create a ``relation_extractor``: labelled, directed relations between ``doc.ents``.
+
+    model (Model): the pair model (``zhie.RelationModel.v1``), one logit per candidate pair and label.
+    get_candidates (Callable[[Doc, Iterable[Span]], List[Tuple[Span, Span]]]): the (head, tail)
+        pairs to score (``zhie.relation_candidates.v1``: same sentence, allowed labels, at most
+        ``max_distance`` characters apart).
+    entity_labels (List[str]): the NER labels the pair features distinguish; kept in the
+        component's ``cfg`` and saved with it.
+    threshold (float): the probability at or above which a relation is written.
+    distributive (bool): pair the n-th party with the n-th amount after 分别
+        (``pipeline.components.distributive``) instead of trusting every predicted pair.
+    scorer (Optional[Callable]): the scoring method (``zhie.relation_scorer.v1``).
+    """
+    return RelationExtractor(nlp.vocab, model, name, get_candidates=get_candidates, entity_labels=entity_labels,
+                             threshold=threshold, distributive=distributive, scorer=scorer)
 
 
 class RelationExtractor(TrainablePipe):
-    def __init__(self, vocab: Vocab, model: Model, name: str = "relation_extractor", *, threshold: float = 0.5,
-                 max_distance: int = 80, distributive: bool = True, scorer: Optional[Callable] = None) -> None:
+    """Predict relations between the entities of a Doc and write them to ``doc._.relations``."""
+
+    def __init__(self, vocab: Vocab, model: Model, name: str = "relation_extractor", *,
+                 get_candidates: Callable = candidate_pairs, entity_labels: Iterable[str] = ENTITY_LABELS,
+                 threshold: float = 0.5, distributive: bool = True, scorer: Optional[Callable] = None) -> None:
+        """Initialise the component.
+
+        vocab (Vocab): the shared vocabulary.
+        model (Model): the pair model.
+        name (str): the component instance name, used for the losses.
+        get_candidates (Callable): the candidate generator.
+        entity_labels (Iterable[str]): the entity labels of the pair features (``cfg``).
+        threshold (float): the minimum probability of a written relation (``cfg``).
+        distributive (bool): apply the 分别 pairing to the predictions.
+        scorer (Optional[Callable]): the scoring method.
+        """
+        install_extensions()
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
         self.distributive = distributive
-        self.cfg = {"labels": [], "threshold": threshold, "max_distance": max_distance}
+        self.get_candidates = get_candidates
+        self.cfg = {"labels": [], "entity_labels": list(entity_labels), "threshold": threshold}
 
     @property
     def labels(self) -> tuple[str, ...]:
+        """The relation labels the component predicts."""
         return tuple(self.cfg["labels"])
 
+    @property
+    def layout(self) -> PairFeatureLayout:
+        """The pair-feature table layout of the component's entity labels."""
+        labels = tuple(self.cfg["entity_labels"])
+        if getattr(self, "_layout", None) is None or self._layout.entity_labels != labels:
+            self._layout = PairFeatureLayout(labels)
+        return self._layout
+
     def add_label(self, label: str) -> int:
+        """Add a relation label of ANNOTATION.md; 1 if it was added, 0 if present."""
         if label not in RELATION_TYPES:
             raise ValueError(f"[relation_extractor] unknown relation label {label!r}; ANNOTATION.md has {RELATION_LABELS}")
         if label in self.labels:
@@ -346,8 +338,10 @@ class RelationExtractor(TrainablePipe):
     # -- inputs
 
     def _instances(self, doc: Doc, ents: list[Span]) -> tuple[list[tuple[Span, Span]], Ints2d]:
-        pairs = candidate_pairs(doc, ents, self.cfg["max_distance"])
-        return pairs, pair_features(doc, pairs, sorted(ents, key=lambda e: e.start))
+        known = set(self.cfg["entity_labels"])
+        ents = [e for e in ents if e.label_ in known]
+        pairs = self.get_candidates(doc, ents)
+        return pairs, pair_features(doc, pairs, sorted(ents, key=lambda e: e.start), self.layout)
 
     def _mask(self, pairs: list[tuple[Span, Span]], judged: Optional[Iterable[str]] = None) -> numpy.ndarray:
         judged = set(self.labels if judged is None else judged)
@@ -438,62 +432,33 @@ class RelationExtractor(TrainablePipe):
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None,
                    labels: Optional[list[str]] = None) -> None:
+        """Initialise the labels and the model's shapes.
+
+        get_examples (Callable[[], Iterable[Example]]): training examples; the first 50
+            with candidate pairs infer the shapes. With none (``spacy assemble``,
+            ``nlp.initialize()`` without data) a made-up pair infers them, so the
+            component initialises from its fixed labels alone.
+        nlp (Optional[Language]): the pipeline.
+        labels (Optional[List[str]]): the relation labels (default: all of ANNOTATION.md).
+        """
         validate_get_examples(get_examples, "RelationExtractor.initialize")
         for label in labels or RELATION_LABELS:
             self.add_label(label)
         # the first 50 examples with candidate pairs (a joint mix may open with NER-only corpora)
         instances = ((eg.predicted, self._gold_instances(eg)[1]) for eg in get_examples())
-        sample = list(islice(((doc, rows) for doc, rows in instances if len(rows)), 50))
-        if not sample:
-            raise ValueError("[relation_extractor] no training example has a candidate pair: "
-                             "do they carry entities and doc._.relations?")
+        sample = list(islice(((doc, rows) for doc, rows in instances if len(rows)), 50)) or [self._shape_sample()]
         docs, rows = [d for d, _ in sample], [r for _, r in sample]
         n = sum(len(r) for r in rows)
+        if self.model.layers[0].has_dim("nF") is None:
+            self.model.layers[0].set_dim("nF", self.layout.rows)
         if self.model.layers[-1].has_dim("nO") is None:
             self.model.layers[-1].set_dim("nO", len(self.labels))
         self.model.initialize(X=(docs, rows), Y=self.model.ops.alloc2f(n, len(self.labels)))
 
-
-# ------------------------------------------------------------ scoring
-
-
-def relation_triples(doc: Doc, labels: Iterable[str]) -> set[tuple[tuple[int, int], tuple[int, int], str]]:
-    """(head span, tail span, label) of the Doc's relations whose label is in ``labels``."""
-    labels = set(labels)
-    return {(tuple(r["head"]), tuple(r["tail"]), r["label"]) for r in doc._.relations or [] if r["label"] in labels}
-
-
-def score_relations(examples: Iterable[Example], **kwargs) -> dict:
-    """Relation P / R / F, micro and per label: head span, tail span and label must all match.
-
-    The predicted relations join the predicted entities, so during ``spacy
-    train`` and ``spacy evaluate`` this is the end-to-end score. Reference Docs
-    without relations (``doc._.relations`` None) are skipped; a reference that
-    judges only some labels is scored on those.
-    """
-    from .evaluate import PRF
-
-    micro, per_label = PRF(), {}
-    for eg in examples:
-        if eg.reference._.relations is None:
-            continue
-        judged = eg.reference._.relations_judged or RELATION_LABELS
-        gold, pred = relation_triples(eg.reference, judged), relation_triples(eg.predicted, judged)
-        for label in judged:
-            prf = per_label.setdefault(label, PRF())
-            g, q = {x for x in gold if x[2] == label}, {x for x in pred if x[2] == label}
-            prf.tp, prf.fp, prf.fn = prf.tp + len(g & q), prf.fp + len(q - g), prf.fn + len(g - q)
-        micro.tp, micro.fp, micro.fn = micro.tp + len(gold & pred), micro.fp + len(pred - gold), micro.fn + len(gold - pred)
-    if not per_label:
-        scores = dict.fromkeys(("rel_micro_p", "rel_micro_r", "rel_micro_f", "rel_f_per_type"))
-    else:
-        scores = {"rel_micro_p": micro.p, "rel_micro_r": micro.r, "rel_micro_f": micro.f,
-                  "rel_f_per_type": {lab: {"p": prf.p, "r": prf.r, "f": prf.f} for lab, prf in sorted(per_label.items())}}
-    # The same figures under the keys `spacy evaluate --spans-key rel` prints
-    # (its table only knows the built-in components' keys).
-    return {**scores, **{f"spans_rel_{k.removeprefix('rel_micro_').removeprefix('rel_f_')}": v for k, v in scores.items()}}
-
-
-@registry.scorers("zhie.relation_scorer.v1")
-def make_relation_scorer() -> Callable[..., dict]:
-    return score_relations
+    def _shape_sample(self) -> tuple[Doc, Ints2d]:
+        """A two-token Doc with one candidate pair of the first allowed label pair, for shape inference only."""
+        labels = self.cfg["entity_labels"]
+        head, tail = next((h, t) for h in labels for t in labels if allowed_labels(h, t))
+        doc = Doc(self.vocab, words=["甲", "乙"], spaces=[False, False])
+        doc.ents = [Span(doc, 0, 1, label=head), Span(doc, 1, 2, label=tail)]
+        return doc, self._instances(doc, list(doc.ents))[1]

@@ -27,7 +27,6 @@ dropped to *missing* (never silently to outside) when it cannot be mapped.
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from functools import lru_cache
@@ -36,7 +35,8 @@ from typing import Callable, Iterable, Iterator
 
 import datasets
 
-LABELS = ("PERSON", "TITLE", "ORG", "GPE", "MONEY")
+from ..paths import GOLD_DIR, cache_dir, corpora_dir
+
 
 FEATURES = datasets.Features({
     "id": datasets.Value("string"),
@@ -52,16 +52,6 @@ FEATURES = datasets.Features({
 })
 
 Record = dict
-
-
-def corpora_dir(path: str | Path | None = None) -> Path:
-    """The external corpora folder: argument, ``ZHIE_CORPORA``, or ../shared/corpora."""
-    if path is not None:
-        return Path(path)
-    if "ZHIE_CORPORA" in os.environ:
-        return Path(os.environ["ZHIE_CORPORA"])
-    here = Path(__file__).resolve().parents[1]
-    return here.parent / "shared" / "corpora"
 
 
 # ---------------------------------------------------------------- patterns
@@ -343,14 +333,11 @@ def read_fewfc(root: Path, split: str) -> Iterator[Record]:
                          [(s, e, lab) for (s, e), lab in ents.items()], [], complete=False)
 
 
-GOLD_DIR = Path(__file__).resolve().parents[1] / "data" / "gold"
-
-
 def read_gold(root: Path, split: str) -> Iterator[Record]:
     """The project's own annotations (data/gold, in the repo, not in ``root``):
     complete for all five labels. ``train_relayout`` holds generated
     layout-noise copies of train."""
-    from .gold import read_jsonl
+    from ..jsonl import read_jsonl
 
     for rec in read_jsonl(GOLD_DIR / f"{split}.jsonl"):
         ents = [(e["start"], e["end"], e["label"]) for e in rec["entities"]]
@@ -403,8 +390,6 @@ def load(source: str, split: str, corpora: str | Path | None = None) -> datasets
         raise FileNotFoundError(f"corpora folder {root} not found (set ZHIE_CORPORA or --corpora)")
     if source == "zhie_gold" and not (GOLD_DIR / f"{split}.jsonl").exists():
         raise FileNotFoundError(f"{GOLD_DIR / f'{split}.jsonl'} not found (run `zhie gold import`)")
-    from .backbone import cache_dir
-
     return datasets.Dataset.from_generator(
         _generate, features=FEATURES, cache_dir=str(cache_dir() / "datasets"),
         gen_kwargs={"source": source, "split": split, "corpora": root,

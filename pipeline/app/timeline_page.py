@@ -1,6 +1,6 @@
 """The static HTML of ``zhie timeline``: an index, a page per person, the cited documents.
 
-Rendered here, on the server side, from the tables :mod:`pipeline.timeline`
+Rendered here, on the server side, from the tables :mod:`pipeline.app.timeline`
 built in DuckDB; the pages fetch nothing (no fonts, styles or scripts from
 anywhere) and work from ``file://``. Every table is sortable by clicking a
 column head (a few lines of inline script; without it the tables read in
@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .archive import DocumentReader, decode_bytes, file_kind, is_dataset_folder
+from .timeline_sql import ROLE_ORDER, VISIT_ORDER, scan_sql, sql_string
 
 LABEL_COLORS = {"PERSON": "#aa9cfc", "TITLE": "#7aecec", "ORG": "#feca74", "GPE": "#ff9561", "MONEY": "#e4e7d2"}
 EVENTS_ON_INDEX = 300
@@ -159,8 +160,6 @@ def _rows(con, query: str, params: Sequence = ()) -> list[dict]:
 def write_site(con, output: Path, files: Sequence[Path], events: Path, *, max_people: int, max_doc_pages: int,
                text_field: str, id_field: str, summary: dict) -> list[Path]:
     """Write index.html, people/*.html and docs/*.html from the connection's ``facts``, ``roles`` and ``visits``."""
-    from .timeline import ROLE_ORDER, VISIT_ORDER, _sql_string, scan_sql
-
     con.execute("""
         CREATE TEMP TABLE people AS
         SELECT person_key, kname(person_key) AS person, count(DISTINCT (source, doc_id)) AS documents,
@@ -173,7 +172,7 @@ def write_site(con, output: Path, files: Sequence[Path], events: Path, *, max_pe
     people = _rows(con, "SELECT * FROM shown ORDER BY documents DESC, person_key")
     roles = _group(_rows(con, f"SELECT * FROM roles WHERE person_key IN (SELECT person_key FROM shown) ORDER BY {ROLE_ORDER}"))
     visits = _group(_rows(con, f"SELECT * FROM visits WHERE person_key IN (SELECT person_key FROM shown) ORDER BY {VISIT_ORDER}"))
-    events_sql = f"read_parquet({_sql_string(str(events))})"
+    events_sql = f"read_parquet({sql_string(str(events))})"
     person_events = _group(_rows(con, f"""
         SELECT * FROM (SELECT unnest(parties).key AS person_key, * FROM {events_sql})
         WHERE person_key IN (SELECT person_key FROM shown)

@@ -14,7 +14,6 @@ name (``bert-base-chinese`` …) is passed to Hugging Face unchanged.
 from __future__ import annotations
 
 import json
-import os
 import re
 import struct
 from dataclasses import dataclass, field
@@ -23,6 +22,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+from spacy.util import registry
+
+from ..paths import cache_dir
 
 MAGIC = b"E5S1"
 BLOCK = 32  # values per 4-bit quantisation block
@@ -46,10 +48,6 @@ VARIANTS: dict[str, Variant] = {
     "e5-small-zh-6l": Variant(num_layers=6),
     "e5-small-full": Variant(num_layers=12, prune=False),
 }
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("ZHIE_CACHE", Path.home() / ".cache" / "zhie"))
 
 
 def weights_path() -> Path:
@@ -344,6 +342,7 @@ def convert(out_dir: Path, *, num_layers: int = 12, texts: Iterable[str] | None 
     return out_dir
 
 
+@registry.misc("zhie.resolve_backbone.v1")
 def resolve(name: str) -> str:
     """Turn a config's backbone name into what Hugging Face can load offline.
 

@@ -1,6 +1,6 @@
 """Annotate raw documents: layout noise in, offsets into the original out.
 
-The pipeline sees :func:`pipeline.layout.clean`'s text; every entity is
+The pipeline sees :func:`pipeline.components.layout.clean`'s text; every entity is
 mapped back, so ``original[start:end]`` is the entity as the user wrote it
 (line breaks and layout spaces included). A document longer than
 ``max_chars`` (after cleaning) is cut at sentence ends into chunks that are
@@ -9,7 +9,7 @@ transformer's window; batches of chunks are bounded in characters too
 (``MAX_BATCH_CHARS``), so memory does not grow with a document's length.
 
 :func:`annotate_files` is the ``zhie annotate`` run: documents streamed from
-:class:`pipeline.archive.DocumentReader`, results appended to a JSONL file
+:class:`pipeline.app.archive.DocumentReader`, results appended to a JSONL file
 per batch (resumable), failures logged, a summary at the end; on one
 machine (``nlp.pipe``, in ``n_process`` worker processes) or on Ray Data.
 """
@@ -34,7 +34,6 @@ from typing import Iterable, Iterator, Sequence
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from . import relations as _relations  # noqa: F401  (registers doc._.relations; None without the component)
 from .archive import (
     DEFAULT_MAX_DOC_CHARS,
     TABLE_FORMATS,
@@ -53,9 +52,10 @@ from .archive import (
 )
 from .dates import document_date
 from .entity_keys import entity_keys
-from .events import assemble_events
-from .layout import CleanText, clean
-from .money import money_at
+from ..components.events import assemble_events
+from ..components.extensions import install_extensions
+from ..components.layout import CleanText, clean
+from ..components.money import money_at
 
 DEFAULT_MAX_CHARS = 5000
 # Characters in one batch of chunks at most. The transformer's memory grows
@@ -80,11 +80,11 @@ def _record(doc_id: str, source: str, cleaned: CleanText, spans: Iterable[tuple[
 
     ``spans`` and ``relations`` are in cleaned-text offsets; entity ids e1, e2,
     ... in text order; a MONEY entity carries its normalised value
-    (``pipeline.money``); events are assembled on the cleaned text (where the
+    (``pipeline.components.money``); events are assembled on the cleaned text (where the
     type words are written without layout noise) and their spans mapped back.
     ``"date"``: the document's ISO date or None (``date``, the --date-field
-    value, else the id's path, else the dateline: ``pipeline.dates``); each
-    entity's ``"key"`` is its canonical key (``pipeline.entity_keys``).
+    value, else the id's path, else the dateline: ``pipeline.app.dates``); each
+    entity's ``"key"`` is its canonical key (``pipeline.app.entity_keys``).
     """
     entities, ids = [], {}
     text = cleaned.text
@@ -237,6 +237,7 @@ def annotate_documents(nlp: Language, documents: Iterable[Document], *, batch_si
 
     ``n_process > 1``: that many worker processes (:func:`_annotate_in_processes`).
     """
+    install_extensions()  # doc._.relations reads None when the pipeline has no relation_extractor
     if n_process > 1:
         yield from _annotate_in_processes(nlp, documents, batch_size=batch_size, n_process=n_process,
                                           max_chars=max_chars)
@@ -473,7 +474,7 @@ def annotate_text(nlp: Language, text: str, doc_id: str = "doc") -> dict:
 def read_inputs(paths: Iterable[Path], text_field: str = "text", id_field: str = "id") -> Iterator[tuple[str, str, str]]:
     """``(id, text, source)`` of every document under ``paths``; the first unreadable one raises ValueError.
 
-    See :mod:`pipeline.archive` for the formats and ids.
+    See :mod:`pipeline.app.archive` for the formats and ids.
     """
     for doc in DocumentReader(paths, text_field=text_field, id_field=id_field):
         yield doc.id, doc.text, doc.source
@@ -570,13 +571,13 @@ def annotate_files(nlp: Language | str | os.PathLike | None, inputs: Iterable[st
     too large and skipped inputs and warnings go to ``OUT.errors.jsonl``,
     the summary to ``OUT.summary.json`` (and stderr when ``progress``).
     ``formats``: also write Parquet / CSV tables
-    (:func:`pipeline.archive.export_tables`); ``report``: an HTML page of
+    (:func:`pipeline.app.archive.export_tables`); ``report``: an HTML page of
     ``report_docs`` sampled documents. ``max_doc_chars``: longer documents
     are reported as too large, not read further. ``date_field``: the column
-    or key of table rows that dates a document (``pipeline.dates``).
+    or key of table rows that dates a document (``pipeline.app.dates``).
 
     Nothing is written before the checks: the output is neither an input
-    nor inside one (:func:`pipeline.archive.check_output`; inside an input
+    nor inside one (:func:`pipeline.app.archive.check_output`; inside an input
     folder it is skipped by the walk), every input is walked and checked
     (:meth:`DocumentReader.check`), the model and engine load, and
     ``OUT.lock`` is taken (one run per output; a live one is refused). Only
@@ -684,7 +685,7 @@ def annotate_files(nlp: Language | str | os.PathLike | None, inputs: Iterable[st
 
 
 def _load(nlp: Language | str | os.PathLike | None) -> Language:
-    from . import load
+    from .. import load
 
     return nlp if isinstance(nlp, Language) else load(nlp)
 
@@ -737,7 +738,7 @@ def _ray_results(model: Language | str | os.PathLike | None, documents: Iterable
         raise RuntimeError("--engine ray needs Ray: pip install 'zhie[ray]' (or ray[data])") from None
     if isinstance(model, Language):
         raise ValueError("the Ray engine loads the pipeline in each actor: pass its directory, not a loaded one")
-    from . import model_path
+    from ..paths import model_path
 
     model = str(model_path(model).resolve())  # every node must be able to read it
     if not (Path(model) / "config.cfg").exists():

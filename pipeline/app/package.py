@@ -14,7 +14,7 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-from . import DEFAULT_MODEL, MODELS_DIR
+from ..paths import DEFAULT_MODEL, MODELS_DIR
 
 TRAINED_ON = [
     "CLUENER2020 train (name→PERSON, position→TITLE, government/company/organization→ORG, administrative address→GPE)",

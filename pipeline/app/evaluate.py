@@ -12,7 +12,7 @@ counted, as spaCy's own scorer does):
   third gold round (items chosen for visits, amounts, located_in, signings,
   members of international bodies and parties)
 - ``samples``: all five labels, run from the raw front-page text (layout
-  noise included) through :func:`pipeline.annotate.annotate_text`.
+  noise included) through :func:`pipeline.app.annotate.annotate_text`.
 
 The sets whose gold has relations (``zhie_gold/test``, ``samples``) are also
 scored on relations end to end, as ``relations:<set>``: a predicted relation
@@ -30,36 +30,15 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from spacy.language import Language
+from spacy.scorer import PRFScore
 
+from ..components.schema import ENTITY_LABELS as LABELS, RELATION_LABELS
+from ..components.scorer import prf_dict, relation_triples
 from .annotate import annotate_texts
-from .corpora import LABELS, load
-from .gold import RELATION_TYPES
+from ..training.corpora import load
 
 Span = tuple[int, int, str]
 Triple = tuple[tuple[int, int], tuple[int, int], str]
-
-
-@dataclass
-class PRF:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    @property
-    def p(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-    @property
-    def r(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-
-    @property
-    def f(self) -> float:
-        return 2 * self.p * self.r / (self.p + self.r) if self.p + self.r else 0.0
-
-    def as_dict(self) -> dict:
-        return {"p": round(self.p, 4), "r": round(self.r, 4), "f": round(self.f, 4),
-                "tp": self.tp, "fp": self.fp, "fn": self.fn}
 
 
 @dataclass
@@ -68,8 +47,8 @@ class LabelScore:
     label)`` or relation triples ``(head span, tail span, label)``."""
 
     labels: tuple[str, ...]
-    micro: PRF = field(default_factory=PRF)
-    per_label: dict[str, PRF] = field(default_factory=dict)
+    micro: PRFScore = field(default_factory=PRFScore)
+    per_label: dict[str, PRFScore] = field(default_factory=dict)
 
     def add(self, gold: Iterable[Span | Triple], pred: Iterable[Span | Triple],
             ignore: Sequence[tuple[int, int]] = ()) -> None:
@@ -78,22 +57,14 @@ class LabelScore:
         pred_set = {p for p in pred if p[2] in self.labels
                     and not any(p[0] < e and s < p[1] for s, e in ignore)}
         for label in self.labels:
-            prf = self.per_label.setdefault(label, PRF())
-            g = {x for x in gold_set if x[2] == label}
-            q = {x for x in pred_set if x[2] == label}
-            prf.tp += len(g & q)
-            prf.fp += len(q - g)
-            prf.fn += len(g - q)
-        self.micro.tp += len(gold_set & pred_set)
-        self.micro.fp += len(pred_set - gold_set)
-        self.micro.fn += len(gold_set - pred_set)
+            self.per_label.setdefault(label, PRFScore()).score_set(
+                {x for x in pred_set if x[2] == label}, {x for x in gold_set if x[2] == label})
+        self.micro.score_set(pred_set, gold_set)
 
     def as_dict(self) -> dict:
-        return {"micro": self.micro.as_dict(),
-                "per_label": {k: v.as_dict() for k, v in self.per_label.items()}}
+        return {"micro": prf_dict(self.micro), "per_label": {k: prf_dict(v) for k, v in self.per_label.items()}}
 
 
-RELATION_LABELS = tuple(RELATION_TYPES)
 RELATION_SETS = ("zhie_gold/test", "zhie_gold/test_focus", "zhie_gold/dev", "samples")
 EVAL_SETS: dict[str, tuple[str, ...]] = {
     "cluener/dev": ("PERSON", "TITLE", "ORG"),
@@ -109,7 +80,7 @@ DEFAULT_SETS = tuple(s for s in EVAL_SETS if s != "zhie_gold/dev")
 
 
 def samples_path() -> Path:
-    from .corpora import corpora_dir
+    from ..paths import corpora_dir
 
     return corpora_dir().parent / "samples" / "front_page_gold.jsonl"
 
@@ -123,8 +94,8 @@ def gold_documents(name: str, corpora: str | Path | None = None,
         for d in docs:
             d.setdefault("missing", [])
     elif name.startswith("zhie_gold/"):  # the gold files themselves: entities and relations
-        from .corpora import GOLD_DIR
-        from .gold import read_jsonl
+        from ..jsonl import read_jsonl
+        from ..paths import GOLD_DIR
 
         docs = [{**d, "missing": []} for d in read_jsonl(GOLD_DIR / f"{name.split('/')[1]}.jsonl")]
     else:
@@ -235,7 +206,6 @@ def triples(record: dict) -> set[Triple]:
 
 def relations_on_gold_entities(nlp: Language, docs: list[dict], *, batch_size: int = 32) -> LabelScore:
     """The relation component alone: the gold entities are set on each Doc and the NER is skipped."""
-    from .relations import relation_triples
 
     score = LabelScore(RELATION_LABELS)
 
@@ -258,7 +228,7 @@ def format_table(results: dict[str, LabelScore]) -> str:
         # labels the set has no gold for and the model predicted none of are left out
         rows = [("micro", sc.micro)] + sorted((k, v) for k, v in sc.per_label.items() if v.tp + v.fp + v.fn)
         for label, prf in rows:
-            lines.append(f"{name:<30} {label:<14} {prf.p:6.3f} {prf.r:6.3f} {prf.f:6.3f} {prf.tp + prf.fn:6d}")
+            lines.append(f"{name:<30} {label:<14} {prf.precision:6.3f} {prf.recall:6.3f} {prf.fscore:6.3f} {prf.tp + prf.fn:6d}")
     return "\n".join(lines)
 
 
@@ -270,7 +240,7 @@ def check_floors(results: dict[str, LabelScore], floors: dict[str, dict[str, flo
             continue
         sc = results[name]
         for label, floor in by_label.items():
-            got = sc.micro.f if label == "micro" else sc.per_label.get(label, PRF()).f
+            got = (sc.micro if label == "micro" else sc.per_label.get(label, PRFScore())).fscore
             if got < floor:
                 failures.append(f"{name} {label}: F {got:.4f} < floor {floor:.4f}")
     return failures

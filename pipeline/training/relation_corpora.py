@@ -1,6 +1,6 @@
 """Gold relations from the shared corpora, for training the relation extractor.
 
-Every reader yields records in the shape of ``data/gold`` (``pipeline.gold``):
+Every reader yields records in the shape of ``data/gold`` (``pipeline.training.gold``):
 ``{"id", "source", "split", "text", "entities": [{"id", "start", "end",
 "label", "text"}], "relations": [{"head", "tail", "label"}], "judged": [...]}``.
 ``judged`` lists the relation labels the record decides: for those labels every
@@ -39,8 +39,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .corpora import MONEY_PATTERN, corpora_dir, is_gpe, read_cluener, read_resume
-from .gold import RELATION_TYPES, sentence_index, validate
+from ..components.schema import RELATION_TYPES, sentence_index
+from ..paths import GOLD_DIR, corpora_dir
+from .corpora import MONEY_PATTERN, is_gpe, read_cluener, read_resume
+from .gold import validate
 
 Record = dict
 Span = tuple[int, int]
@@ -569,8 +571,7 @@ def read_duie_relations(root: Path, split: str, counts: Counter | None = None) -
 RelationReader = Callable[..., Iterator[Record]]
 def read_gold_relations(root: Path, split: str, counts: Counter | None = None) -> Iterator[Record]:
     """The project's own gold (``data/gold``, not under ``root``): every label judged."""
-    from .corpora import GOLD_DIR
-    from .gold import read_jsonl
+    from ..jsonl import read_jsonl
 
     for rec in read_jsonl(GOLD_DIR / f"{split}.jsonl"):
         # complete for NER too: every token outside its entities is "outside"

@@ -40,7 +40,7 @@ import re
 import unicodedata
 from typing import Iterable, Sequence
 
-from .layout import _is_cjk
+from ..components.layout import _is_cjk
 
 _WS_RUN = re.compile(r"\s+")
 _DOTS = re.compile(r"[·•・‧･]")

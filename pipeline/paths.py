@@ -1,0 +1,40 @@
+"""Where zhie finds things: one place for every path the package reads.
+
+A leaf module (it imports nothing from the package), so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GOLD_DIR = REPO / "data" / "gold"
+MODELS_DIR = REPO / "models"
+DEFAULT_MODEL = "zh_zhie_news"
+
+
+def corpora_dir(path: str | Path | None = None) -> Path:
+    """The external corpora folder: argument, ``ZHIE_CORPORA``, or ../shared/corpora."""
+    if path is not None:
+        return Path(path)
+    if "ZHIE_CORPORA" in os.environ:
+        return Path(os.environ["ZHIE_CORPORA"])
+    return REPO.parent / "shared" / "corpora"
+
+
+def samples_dir() -> Path:
+    """The sample front pages (``../shared/samples``, beside the corpora)."""
+    return corpora_dir().parent / "samples"
+
+
+def cache_dir() -> Path:
+    """Converted backbones and the datasets cache: ``ZHIE_CACHE`` or ~/.cache/zhie (never the repo)."""
+    return Path(os.environ.get("ZHIE_CACHE", Path.home() / ".cache" / "zhie"))
+
+
+def model_path(name: str | os.PathLike | None = None) -> Path:
+    """The pipeline folder to load: an explicit path, ``$ZHIE_MODEL``, or the shipped model."""
+    if name is None:
+        name = os.environ.get("ZHIE_MODEL") or MODELS_DIR / DEFAULT_MODEL
+    return Path(name)
