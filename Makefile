@@ -7,13 +7,13 @@ SHARED ?= $(abspath ../shared)
 export ZHIE_CORPORA ?= $(SHARED)/corpora
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install samples test evaluate benchmark corpus train
+.PHONY: install samples test evaluate benchmark corpus train package
 
 # pip takes torch 2.13.0's CPU build from this machine's disk (see pyproject.toml).
 $(BIN)/zhie: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $@
 
 install: $(BIN)/zhie
@@ -37,3 +37,13 @@ corpus: install
 
 train: corpus
 	$(BIN)/python -m spacy train configs/ner_cpu.cfg --output training/ner_cpu
+
+# Installable wheels in build/dist: the shipped pipeline as the spaCy package
+# zh_zhie_news (its components come from zhie's entry points) and zhie itself.
+# Install both (`pip install build/dist/*.whl`) and `pipeline.load()` or
+# `spacy.load("zh_zhie_news")` work from any folder.
+package: install
+	mkdir -p build/packages build/dist
+	$(BIN)/python -m spacy package models/zh_zhie_news build/packages --build wheel --force
+	cp build/packages/zh_zhie_news-*/dist/*.whl build/dist/
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir build/dist .

@@ -58,14 +58,15 @@ def measure(args: argparse.Namespace) -> None:
     import torch
 
     import pipeline
-    from pipeline.app.annotate import annotate_files
+    from pipeline.app.annotate import LocalEngine, Outputs, annotate_files
+    from pipeline.app.archive import DocumentReader
 
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.n_process)
     torch.set_num_threads(threads)  # n processes x threads = cores, not n x cores
     nlp = pipeline.load(args.model)
     out = Path(args.out)
     t0 = time.perf_counter()
-    annotate_files(nlp, [args.measure], out, batch_size=args.batch_size, n_process=args.n_process, progress=False)
+    annotate_files(DocumentReader([args.measure]), LocalEngine(nlp, batch_size=args.batch_size, n_process=args.n_process), Outputs(out), progress=False)
     wall = time.perf_counter() - t0
     summary = json.loads(out.with_name(out.name + ".summary.json").read_text())
     self_mb, child_mb = peak_rss_mb()

@@ -27,12 +27,22 @@ __all__ = ["DEFAULT_MODEL", "MODELS_DIR", "load", "model_path"]
 
 
 def load(name: str | os.PathLike | None = None, **kwargs) -> "Language":
-    """Load a zhie pipeline (by default the shipped one) without network access."""
+    """Load a zhie pipeline without network access.
+
+    ``name``: a pipeline directory or an installed pipeline package. Without
+    it (and without ``$ZHIE_MODEL``): the package ``zh_zhie_news`` when it is
+    installed (built by ``make package`` / the workflow's ``package`` step),
+    else the shipped folder ``models/zh_zhie_news``.
+    """
     import spacy
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if name is None and not os.environ.get("ZHIE_MODEL") and spacy.util.is_package(DEFAULT_MODEL):
+        return spacy.load(DEFAULT_MODEL, **kwargs)
+    if isinstance(name, str) and spacy.util.is_package(name):
+        return spacy.load(name, **kwargs)
     path = model_path(name)
     if not (path / "config.cfg").exists():
-        raise FileNotFoundError(f"no spaCy pipeline at {path} (config.cfg missing)")
+        raise FileNotFoundError(f"no spaCy pipeline at {path} (config.cfg missing) and no installed package {name!r}")
     return spacy.load(path, **kwargs)

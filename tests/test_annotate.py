@@ -14,13 +14,15 @@ from spacy.language import Language
 from pipeline.app.annotate import (
     MAX_BATCH_CHARS,
     annotate_documents,
+    LocalEngine,
+    Outputs,
     annotate_files,
     annotate_text,
     annotate_texts,
     chunk_spans,
     read_inputs,
 )
-from pipeline.app.archive import Document
+from pipeline.app.archive import Document, DocumentReader
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +138,7 @@ def test_annotate_files_writes_jsonl_atomically(nlp, tmp_path):
     src.mkdir()
     (src / "p1.txt").write_text("市委书记史\n根治", encoding="utf-8")
     out = tmp_path / "out" / "result.jsonl"
-    assert annotate_files(nlp, [src], out, progress=False) == 1
+    assert annotate_files(DocumentReader([src]), LocalEngine(nlp), Outputs(out), progress=False) == 1
     assert not out.with_name(out.name + ".partial").exists()
     (rec,) = [json.loads(line) for line in out.open(encoding="utf-8")]
     assert rec["id"] == "p1.txt" and rec["source"].endswith("p1.txt")

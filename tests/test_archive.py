@@ -20,7 +20,7 @@ from spacy.language import Language
 from typer.testing import CliRunner
 
 from rule_pipeline import rule_nlp as rules
-from pipeline.app.annotate import annotate_files
+from pipeline.app.annotate import LocalEngine, Outputs, annotate_files
 from pipeline.app.archive import (DocumentReader, InputError, UndecodableError, decode_bytes, detect_encoding,
                               errors_path, summary_path, table_path)
 from pipeline.app.cli import app
@@ -306,13 +306,13 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(tmp_path):
     nlp = rule_nlp()
     nlp.add_pipe("test_archive_interrupt")
     full = tmp_path / "full.jsonl"
-    annotate_files(nlp, [src], full, batch_size=4, progress=False)
+    annotate_files(DocumentReader([src]), LocalEngine(nlp, batch_size=4), Outputs(full), progress=False)
 
     out = tmp_path / "out.jsonl"
     _interrupt_after["n"] = 13
     try:
         with pytest.raises(KeyboardInterrupt):
-            annotate_files(nlp, [src], out, batch_size=4, progress=False)
+            annotate_files(DocumentReader([src]), LocalEngine(nlp, batch_size=4), Outputs(out), progress=False)
     finally:
         _interrupt_after["n"] = None
     first = read_jsonl(out)  # whole lines only
@@ -321,8 +321,7 @@ def test_interrupted_run_resumes_without_loss_or_duplicates(tmp_path):
     with out.open("ab") as f:
         f.write(b'{"id": "d99", "source": "')  # a crash in the middle of a line
     report = tmp_path / "report.html"
-    assert annotate_files(nlp, [src], out, batch_size=4, resume=True, progress=False, report=report,
-                          report_docs=100) == 40 - len(first)
+    assert annotate_files(DocumentReader([src]), LocalEngine(nlp, batch_size=4), Outputs(out, resume=True, report=report, report_docs=100), progress=False) == 40 - len(first)
     assert read_jsonl(out) == read_jsonl(full)
     assert report.read_text(encoding="utf-8").count('<section class="doc"') == 40  # both runs' documents
     summary = json.loads(summary_path(out).read_text())
@@ -344,7 +343,7 @@ def test_failing_document_is_logged_and_run_goes_on(tmp_path, n_process):
     nlp = rule_nlp()
     nlp.add_pipe("test_archive_fail_on_boom")
     out = tmp_path / "out.jsonl"
-    assert annotate_files(nlp, [src], out, batch_size=2, n_process=n_process, progress=False) == 11
+    assert annotate_files(DocumentReader([src]), LocalEngine(nlp, batch_size=2, n_process=n_process), Outputs(out), progress=False) == 11
     assert [r["id"] for r in read_jsonl(out)] == [f"d{i}" for i in range(12) if i != 5]
     assert all(len(r["entities"]) == 1 for r in read_jsonl(out))
     (err,) = read_jsonl(errors_path(out))
@@ -363,7 +362,7 @@ def test_missing_input_fails_before_touching_output(tmp_path, model_dir):
 
 def test_several_processes_on_one_gpu_are_refused(tmp_path, model_dir):
     with pytest.raises(ValueError, match="engine ray"):
-        annotate_files(model_dir, [tmp_path], tmp_path / "o.jsonl", n_process=2, gpu_id=0, progress=False)
+        annotate_files(DocumentReader([tmp_path]), LocalEngine(model_dir, n_process=2, gpu_id=0), Outputs(tmp_path / "o.jsonl"), progress=False)
 
 
 def test_ray_engine_without_ray_says_how_to_install_it(monkeypatch, tmp_path, model_dir):

@@ -107,7 +107,8 @@ def test_annotate_dates_rows_paths_and_datelines(tmp_path):
     import pyarrow.parquet as pq
     import spacy
 
-    from pipeline.app.annotate import annotate_files
+    from pipeline.app.annotate import LocalEngine, Outputs, annotate_files
+    from pipeline.app.archive import DocumentReader
 
     nlp = spacy.blank("zh")
     inputs = tmp_path / "in"
@@ -123,10 +124,10 @@ def test_annotate_dates_rows_paths_and_datelines(tmp_path):
     pq.write_table(pa.table({"id": ["p1"], "text": ["正文。"], "published": [dt.date(2022, 2, 2)]}),
                    inputs / "rows.parquet")
     out = tmp_path / "out.jsonl"
-    annotate_files(nlp, [inputs], out, date_field="published", progress=False)
+    annotate_files(DocumentReader([inputs], date_field="published"), LocalEngine(nlp), Outputs(out), progress=False)
     dates = {r["id"]: r["date"] for r in map(json.loads, out.open(encoding="utf-8"))}
     assert dates == {"2024/05/07.txt": "2024-05-07", "2026/a.txt": "2026-06-10", "r1": "2025-10-31",
                      "r2": "2023-06-10", "r3": None, "c1": "2025-01-02", "c2": None, "p1": "2022-02-02"}
     # without --date-field the rows have no date (no date in their path, no dateline)
-    annotate_files(nlp, [inputs / "rows.jsonl"], out, progress=False)
+    annotate_files(DocumentReader([inputs / "rows.jsonl"]), LocalEngine(nlp), Outputs(out), progress=False)
     assert [r["date"] for r in map(json.loads, out.open(encoding="utf-8"))] == [None, None, None]

@@ -169,3 +169,31 @@ def test_a_full_import_refuses_to_change_a_frozen_test_split(tmp_path):
         import_gold(tmp_path / "items.jsonl", [second], tmp_path)
     assert (tmp_path / "train.jsonl").read_text() == train  # nothing written
     assert import_gold(tmp_path / "items.jsonl", [first], tmp_path)["test"] == 2  # the same split is fine
+
+
+def test_gold_check_reports_what_gold_import_refuses(tmp_path):
+    """`zhie gold check` runs the import's own conversion: the same records, the same problems."""
+    from typer.testing import CliRunner
+
+    from pipeline.app.cli import app
+    from pipeline.jsonl import write_jsonl
+    from pipeline.training.gold import import_mentions
+
+    items = [{"id": "x-1", "source": "unit", "position": "0", "text": "市长刘涛在许昌调研。"},
+             {"id": "x-2", "source": "unit", "position": "0", "text": "授信1000万元。"}]
+    write_jsonl(tmp_path / "items.jsonl", items)
+    good = [{"id": "x-1", "entities": [["市长", "TITLE"], ["刘涛", "PERSON"], ["许昌", "GPE"]],
+             "relations": [[1, 0, "has_title"], [1, 2, "visits"]]}]
+    bad = good + [{"id": "x-2", "entities": [["1000万元", "MONEY"], ["授信", "ORG"]], "relations": []},
+                  {"id": "x-3", "entities": [], "relations": []}]
+    write_jsonl(tmp_path / "good.jsonl", good)
+    write_jsonl(tmp_path / "bad.jsonl", bad)
+    runner = CliRunner()
+    ok = runner.invoke(app, ["gold", "check", str(tmp_path / "good.jsonl"), "--items", str(tmp_path / "items.jsonl")])
+    assert ok.exit_code == 0 and ok.output.strip().endswith("1 annotations, 0 problems")
+    assert len(import_mentions(tmp_path / "items.jsonl", [tmp_path / "good.jsonl"])) == 1
+    res = runner.invoke(app, ["gold", "check", str(tmp_path / "bad.jsonl"), "--items", str(tmp_path / "items.jsonl")])
+    assert res.exit_code == 1
+    assert "x-2: entity 1 '授信' not found after offset 8" in res.output and "x-3: no such item" in res.output
+    with pytest.raises(ValueError, match="2 problems"):
+        import_mentions(tmp_path / "items.jsonl", [tmp_path / "bad.jsonl"])

@@ -32,8 +32,8 @@ from spacy.tokens import Doc, DocBin
 from typer.testing import CliRunner
 
 from rule_pipeline import rule_nlp as rules
-from pipeline.app.annotate import annotate_files, chunk_spans, grapheme_boundary, whole_graphemes
-from pipeline.app.archive import (OutputLock, OutputLocked, TooLarge, decode, detect_encoding, errors_path, lock_path,
+from pipeline.app.annotate import LocalEngine, Outputs, annotate_files, chunk_spans, grapheme_boundary, whole_graphemes
+from pipeline.app.archive import (DocumentReader, OutputLock, OutputLocked, TooLarge, decode, detect_encoding, errors_path, lock_path,
                               read_text, summary_path)
 from pipeline.app.cli import app
 
@@ -97,7 +97,7 @@ def test_1_output_equal_to_an_input_is_refused_before_anything_is_touched(tmp_pa
     assert "inside the input file" in cli(src, "-o", src / "out.jsonl", "--model", model_dir).output
     assert "is the input" in cli(src, "-o", tmp_path / "o.jsonl", "--report", src, "--model", model_dir).output
     with pytest.raises(ValueError, match="is the input"):
-        annotate_files(rule_nlp(), [src], src, progress=False)
+        annotate_files(DocumentReader([src]), LocalEngine(rule_nlp()), Outputs(src), progress=False)
     assert src.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.jsonl", "x.jsonl"]  # no lock, errors or summary
 
@@ -109,21 +109,19 @@ def test_2_output_inside_an_input_folder_is_never_read_back(tmp_path, nlp):
         (d / f"{i:02d}.txt").write_text(f"第{i}篇。{LINE}", encoding="utf-8")
     out = d / "out.jsonl"
     t0 = time.perf_counter()
-    assert annotate_files(nlp, [d], out, batch_size=4, formats=["csv", "parquet"], report=d / "page.html",
-                          progress=False) == 40
+    assert annotate_files(DocumentReader([d]), LocalEngine(nlp, batch_size=4), Outputs(out, formats=["csv", "parquet"], report=d / "page.html"), progress=False) == 40
     assert time.perf_counter() - t0 < 30
     assert [r["id"] for r in read_jsonl(out)] == [f"{i:02d}.txt" for i in range(40)]
     assert errors_of(out) == [] and summary_of(out)["documents"] == 40
     # the same command again: its own outputs (now all present) are still not inputs
-    assert annotate_files(nlp, [d], out, batch_size=4, formats=["csv", "parquet"], report=d / "page.html",
-                          progress=False) == 40
+    assert annotate_files(DocumentReader([d]), LocalEngine(nlp, batch_size=4), Outputs(out, formats=["csv", "parquet"], report=d / "page.html"), progress=False) == 40
     assert len(read_jsonl(out)) == 40 and errors_of(out) == []
     # resumed: nothing left to do, nothing read twice
-    assert annotate_files(nlp, [d], out, batch_size=4, resume=True, progress=False) == 0
+    assert annotate_files(DocumentReader([d]), LocalEngine(nlp, batch_size=4), Outputs(out, resume=True), progress=False) == 0
     assert len(read_jsonl(out)) == 40
     # a later run over d/ into another file: the earlier run's files are listed as skipped, never read
     other = tmp_path / "other.jsonl"
-    assert annotate_files(nlp, [d], other, batch_size=4, progress=False) == 40
+    assert annotate_files(DocumentReader([d]), LocalEngine(nlp, batch_size=4), Outputs(other), progress=False) == 40
     skipped = {e["id"]: e for e in errors_of(other)}
     assert set(skipped) == {"out.jsonl", "out.jsonl.errors.jsonl", "out.jsonl.summary.json", "out.entities.csv",
                             "out.entities.parquet", "out.relations.parquet", "page.html"}
@@ -175,7 +173,7 @@ def test_3_too_large_documents_are_reported_and_the_rest_annotated(tmp_path, nlp
     (src / "g.json").write_text(json.dumps([{"text": "史根治"}, {"text": "x" * 200_000}, {"text": "王堃"}]),
                                 encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    annotate_files(nlp, [src], out, max_doc_chars=10_000, progress=False)
+    annotate_files(DocumentReader([src], max_doc_chars=10_000), LocalEngine(nlp), Outputs(out), progress=False)
     assert [r["id"] for r in read_jsonl(out)] == ["a.txt", "d.zip/ok.txt", "e.jsonl:1", "e.jsonl:3", "e.jsonl:5",
                                                   "r1", "r3", "g.json:0", "g.json:2"]
     too_large = {e["id"]: e["error"] for e in errors_of(out) if e["kind"] == "too_large"}
@@ -192,7 +190,7 @@ def test_3_declared_sizes_refuse_a_member_without_reading_it(tmp_path, nlp):
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))
     out = tmp_path / "out.jsonl"
-    annotate_files(nlp, [tmp_path / "t.tar"], out, max_doc_chars=1_000, progress=False)
+    annotate_files(DocumentReader([tmp_path / "t.tar"], max_doc_chars=1_000), LocalEngine(nlp), Outputs(out), progress=False)
     assert [r["id"] for r in read_jsonl(out)] == ["t.tar/ok.txt"]
     (err,) = errors_of(out)
     assert err["id"] == "t.tar/big.txt" and "50,000 bytes" in err["error"] and err["kind"] == "too_large"
@@ -215,7 +213,7 @@ def test_3_a_2mb_line_without_punctuation_is_hard_cut_into_chunks(tmp_path):
     nlp.add_pipe("test_hostile_chunk_length")
     _chunk_lengths.clear()
     out = tmp_path / "out.jsonl"
-    assert annotate_files(nlp, [tmp_path / "line.txt"], out, progress=False) == 1
+    assert annotate_files(DocumentReader([tmp_path / "line.txt"]), LocalEngine(nlp), Outputs(out), progress=False) == 1
     assert max(_chunk_lengths) == 5000 and sum(_chunk_lengths) == len(line)
     spans = chunk_spans("甲乙丙，丁戊己庚辛壬癸" * 3, 10)  # a clause mark is a better cut than the limit
     assert spans[0] == (0, 4)
@@ -295,7 +293,8 @@ _SLOW_RUN = textwrap.dedent("""
     from pathlib import Path
     import spacy
     from spacy.language import Language
-    from pipeline.app.annotate import annotate_files
+    from pipeline.app.annotate import LocalEngine, Outputs, annotate_files
+    from pipeline.app.archive import DocumentReader
 
     @Language.component("slow")
     def slow(doc):
@@ -304,7 +303,8 @@ _SLOW_RUN = textwrap.dedent("""
 
     nlp = spacy.blank("zh")
     nlp.add_pipe("slow")
-    annotate_files(nlp, [sys.argv[1]], Path(sys.argv[2]), batch_size=2, n_process=int(sys.argv[3]), progress=False)
+    annotate_files(DocumentReader([sys.argv[1]]), LocalEngine(nlp, batch_size=2, n_process=int(sys.argv[3])),
+                   Outputs(Path(sys.argv[2])), progress=False)
 """)
 
 
@@ -332,7 +332,7 @@ def test_4_a_second_run_on_the_same_output_is_refused(tmp_path, nlp, model_dir):
         owner = json.loads(lock_path(out).read_text())
         assert owner["pid"] == first.pid
         with pytest.raises(OutputLocked, match=f"pid {first.pid}.*{lock_path(out).name}"):
-            annotate_files(nlp, [src], out, progress=False)
+            annotate_files(DocumentReader([src]), LocalEngine(nlp), Outputs(out), progress=False)
         result = cli(src, "-o", out, "--model", model_dir)
         assert result.exit_code == 1 and str(lock_path(out)) in result.output and "Traceback" not in result.output
         assert first.wait(120) == 0, first.stderr.read()
@@ -340,7 +340,7 @@ def test_4_a_second_run_on_the_same_output_is_refused(tmp_path, nlp, model_dir):
         first.kill()
     assert [r["id"] for r in read_jsonl(out)] == [f"d{i}" for i in range(40)]  # all 40, once, whole lines
     assert not lock_path(out).exists()
-    assert annotate_files(nlp, [src], out, resume=True, progress=False) == 0  # resumable, nothing to do
+    assert annotate_files(DocumentReader([src]), LocalEngine(nlp), Outputs(out, resume=True), progress=False) == 0  # resumable, nothing to do
 
 
 def test_4_a_stale_lock_is_taken_over_and_a_live_one_refused(tmp_path, nlp):
@@ -350,11 +350,11 @@ def test_4_a_stale_lock_is_taken_over_and_a_live_one_refused(tmp_path, nlp):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     lock_path(out).write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename}))
-    assert annotate_files(nlp, [src], out, progress=False) == 1
+    assert annotate_files(DocumentReader([src]), LocalEngine(nlp), Outputs(out), progress=False) == 1
     assert not lock_path(out).exists()
     with OutputLock(out):  # held by this (live) process
         with pytest.raises(OutputLocked, match=f"pid {os.getpid()}"):
-            annotate_files(nlp, [src], out, progress=False)
+            annotate_files(DocumentReader([src]), LocalEngine(nlp), Outputs(out), progress=False)
     assert len(read_jsonl(out)) == 1
 
 
@@ -397,7 +397,7 @@ def test_5_unreadable_subfolder_is_reported_and_the_run_goes_on(tmp_path, nlp, m
 
     monkeypatch.setattr(archive.os, "scandir", scandir)
     monkeypatch.setattr(Path, "is_file", is_file)
-    assert annotate_files(nlp, [root], out, progress=False) == 2
+    assert annotate_files(DocumentReader([root]), LocalEngine(nlp), Outputs(out), progress=False) == 2
     _assert_unreadable_folder_run(out, root)
 
 
@@ -422,8 +422,10 @@ def test_5_unreadable_subfolder_with_real_permissions(tmp_path):
     script = textwrap.dedent(f"""
         import spacy
         from pathlib import Path
-        from pipeline.app.annotate import annotate_files
-        annotate_files(spacy.blank("zh"), [{str(root)!r}], Path({str(out)!r}), progress=False)
+        from pipeline.app.annotate import LocalEngine, Outputs, annotate_files
+        from pipeline.app.archive import DocumentReader
+        annotate_files(DocumentReader([{str(root)!r}]), LocalEngine(spacy.blank("zh")), Outputs(Path({str(out)!r})),
+                       progress=False)
     """)
     try:
         done = subprocess.run([*_without_root_powers(), sys.executable, "-c", script], cwd=ROOT, capture_output=True,
@@ -441,7 +443,7 @@ def test_6_lone_surrogates_in_ids_and_text_do_not_stop_the_run(tmp_path, nlp):
     src.write_text('{"id": "x\\udc80", "text": "史根治\\ud800讲话"}\n'
                    + "".join(json.dumps({"id": f"d{i}", "text": "王堃"}) + "\n" for i in range(5)), encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    assert annotate_files(nlp, [src], out, batch_size=2, progress=False) == 6
+    assert annotate_files(DocumentReader([src]), LocalEngine(nlp, batch_size=2), Outputs(out), progress=False) == 6
     records = read_jsonl(out)
     out.read_bytes().decode("utf-8")  # valid UTF-8 throughout
     assert [r["id"] for r in records] == ["x\\udc80"] + [f"d{i}" for i in range(5)]
@@ -450,7 +452,7 @@ def test_6_lone_surrogates_in_ids_and_text_do_not_stop_the_run(tmp_path, nlp):
     assert len(warnings) == 2 and any("written as" in w["error"] for w in warnings)
     summary = summary_of(out)
     assert summary["documents"] == 6 and summary["warnings"] == 2 and summary["failures"] == 0
-    assert annotate_files(nlp, [src], out, resume=True, progress=False) == 0  # the escaped id is recognised
+    assert annotate_files(DocumentReader([src]), LocalEngine(nlp), Outputs(out, resume=True), progress=False) == 0  # the escaped id is recognised
 
 
 # ------------------------------------------------------------ 7: a CSV without the text column
@@ -462,7 +464,7 @@ def test_7_csv_without_the_text_column_is_that_files_error(tmp_path, nlp):
     (tmp_path / "in" / "c.txt").write_text("国务院", encoding="utf-8")
     out = tmp_path / "out.jsonl"
     out.write_text('{"id": "old", "source": "", "entities": [], "relations": [], "events": []}\n')
-    assert annotate_files(nlp, [tmp_path / "in"], out, progress=False) == 2
+    assert annotate_files(DocumentReader([tmp_path / "in"]), LocalEngine(nlp), Outputs(out), progress=False) == 2
     assert [r["id"] for r in read_jsonl(out)] == ["b1", "c.txt"]
     (err,) = errors_of(out)
     assert err["id"] == "a.csv" and "no 'text' column (columns: id, body)" in err["error"]
@@ -513,7 +515,7 @@ def test_8_a_file_with_a_lost_byte_is_annotated_and_reported(tmp_path, nlp):
     data = LINE.encode()
     (tmp_path / "a.txt").write_bytes(data[:4] + data[5:])  # a byte of 对 lost
     out = tmp_path / "out.jsonl"
-    assert annotate_files(nlp, [tmp_path / "a.txt"], out, progress=False) == 1
+    assert annotate_files(DocumentReader([tmp_path / "a.txt"]), LocalEngine(nlp), Outputs(out), progress=False) == 1
     (rec,) = read_jsonl(out)
     assert [e["text"] for e in rec["entities"]] == ["市委书记", "史根治"]  # not mojibake
     (err,) = errors_of(out)
@@ -528,7 +530,7 @@ def test_9_jsonl_over_64kb_with_one_bad_byte_loses_no_rows(tmp_path, nlp, bad_ro
     (tmp_path / "rows.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     assert (tmp_path / "rows.jsonl").stat().st_size > 1 << 16
     out = tmp_path / "out.jsonl"
-    assert annotate_files(nlp, [tmp_path / "rows.jsonl"], out, progress=False) == 1000
+    assert annotate_files(DocumentReader([tmp_path / "rows.jsonl"]), LocalEngine(nlp), Outputs(out), progress=False) == 1000
     assert [r["id"] for r in read_jsonl(out)] == [f"d{i}" for i in range(1, 1001)]
     (err,) = errors_of(out)
     assert err["id"] == f"rows.jsonl:{bad_row}" and err["kind"] == "warning" and "replaced bytes" in err["error"]
@@ -610,7 +612,7 @@ def test_12_json_md_and_html_files_are_read_and_others_listed(tmp_path, nlp):
     (d / "f.pdf").write_bytes(b"%PDF-1.7")
     (d / "g.docx").write_bytes(b"PK")
     out = tmp_path / "out.jsonl"
-    annotate_files(nlp, [d], out, text_field="content", id_field="key", progress=False)
+    annotate_files(DocumentReader([d], text_field="content", id_field="key"), LocalEngine(nlp), Outputs(out), progress=False)
     records = {r["id"]: r for r in read_jsonl(out)}
     assert list(records) == ["A1", "B1", "b.json:1", "c.md", "d.html", "e.htm"]
     page = records["d.html"]
@@ -639,7 +641,7 @@ def test_12_json_arrays_are_streamed(tmp_path, nlp):
     (tmp_path / "big.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
     (tmp_path / "broken.json").write_text('[{"text": "王堃"}, {"text": ', encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    annotate_files(nlp, [tmp_path], out, progress=False)
+    annotate_files(DocumentReader([tmp_path]), LocalEngine(nlp), Outputs(out), progress=False)
     assert [r["id"] for r in read_jsonl(out)] == [f"n{i}" for i in range(3000)] + ["broken.json:0"]
     (err,) = errors_of(out)
     assert err["id"] == "broken.json" and err["kind"] == "unreadable"
@@ -660,7 +662,7 @@ def test_minor_tar_links_and_devices_are_listed(tmp_path, nlp):
         add("dev.txt", tarfile.CHRTYPE)
         add("pipe.txt", tarfile.FIFOTYPE)
     out = tmp_path / "out.jsonl"
-    assert annotate_files(nlp, [tmp_path / "t.tar"], out, progress=False) == 1
+    assert annotate_files(DocumentReader([tmp_path / "t.tar"]), LocalEngine(nlp), Outputs(out), progress=False) == 1
     errors = {e["id"]: e["error"] for e in errors_of(out) if e["kind"] == "skipped"}
     assert errors == {"t.tar/hard.txt": "skipped: a hard link to a.txt in the tar (not followed)",
                       "t.tar/soft.txt": "skipped: a symbolic link to /etc/passwd in the tar (not followed)",
@@ -752,7 +754,7 @@ def test_minor_binary_parquet_text_is_decoded_and_messages_stay_short(tmp_path, 
                              "text": ["史根治".encode(), "王堃".encode("gbk"), garbage, b"\x00" * 100_000]}),
                    tmp_path / "t.parquet")
     out = tmp_path / "out.jsonl"
-    assert annotate_files(nlp, [tmp_path / "t.parquet"], out, progress=False) == 2
+    assert annotate_files(DocumentReader([tmp_path / "t.parquet"]), LocalEngine(nlp), Outputs(out), progress=False) == 2
     assert [(r["id"], r["entities"][0]["text"]) for r in read_jsonl(out)] == [("u", "史根治"), ("g", "王堃")]
     errors = {e["id"]: e["error"] for e in errors_of(out)}
     assert set(errors) == {"t.parquet:2", "t.parquet:3"}

@@ -21,7 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 import pipeline
-from pipeline.app.annotate import _record, annotate_files
+from pipeline.app.annotate import LocalEngine, Outputs, _record, annotate_files
+from pipeline.app.archive import DocumentReader
 from pipeline.app.cli import app
 from pipeline.components.layout import clean
 from pipeline.app.timeline import build_timeline
@@ -291,7 +292,7 @@ def test_every_has_title_of_the_shipped_model_is_in_roles(tmp_path):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    annotate_files(pipeline.load(), [root], out, progress=False)
+    annotate_files(DocumentReader([root]), LocalEngine(pipeline.load()), Outputs(out), progress=False)
     records = [json.loads(line) for line in out.open(encoding="utf-8")]
     assert {r["id"]: r["date"] for r in records} == {
         "2024/03/15/changwei.txt": "2024-03-15", "2024/09/02/diaoyan.txt": "2024-09-02",

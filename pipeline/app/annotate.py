@@ -554,27 +554,76 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def annotate_files(nlp: Language | str | os.PathLike | None, inputs: Iterable[str | os.PathLike], output: Path, *,
-                   batch_size: int = 32, n_process: int = 1, max_chars: int = DEFAULT_MAX_CHARS,
-                   max_doc_chars: int = DEFAULT_MAX_DOC_CHARS,
-                   include: Sequence[str] = (), exclude: Sequence[str] = (), text_field: str = "text",
-                   id_field: str = "id", date_field: str | None = None, formats: Sequence[str] = (),
-                   report: Path | None = None,
-                   report_docs: int = 50, resume: bool = False, engine: str = "local", gpu_id: int = -1,
-                   progress: bool = True) -> int:
-    """Annotate every document under ``inputs`` into the JSONL file ``output``; the number written.
+@dataclass
+class Outputs:
+    """What a run writes: ``path`` (OUT, one JSON record per document), with
+    OUT.errors.jsonl, OUT.summary.json and OUT.lock beside it; ``formats``:
+    also Parquet / CSV tables (:func:`pipeline.app.archive.export_tables`);
+    ``report``: an HTML page of ``report_docs`` sampled documents;
+    ``resume``: keep OUT and annotate only the documents it lacks."""
+
+    path: Path
+    formats: Sequence[str] = ()
+    report: Path | None = None
+    report_docs: int = 50
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.report = Path(self.report) if self.report else None
+        unknown = set(self.formats) - set(TABLE_FORMATS) - {"jsonl"}
+        if unknown:
+            raise ValueError(f"unknown format(s) {sorted(unknown)}; choose from jsonl, {', '.join(TABLE_FORMATS)}")
+
+
+class LocalEngine:
+    """``nlp.pipe`` on this machine, in this process or in ``n_process`` worker processes.
 
     ``nlp``: a loaded pipeline or a pipeline directory (None: the shipped
-    model); the Ray engine loads it in each actor and needs a directory.
-    Records are appended a batch at a time as whole lines; with ``resume``
-    the documents already in ``output`` are skipped. Failures, unreadable,
-    too large and skipped inputs and warnings go to ``OUT.errors.jsonl``,
-    the summary to ``OUT.summary.json`` (and stderr when ``progress``).
-    ``formats``: also write Parquet / CSV tables
-    (:func:`pipeline.app.archive.export_tables`); ``report``: an HTML page of
-    ``report_docs`` sampled documents. ``max_doc_chars``: longer documents
-    are reported as too large, not read further. ``date_field``: the column
-    or key of table rows that dates a document (``pipeline.app.dates``).
+    model), loaded when the results are first asked for. Documents longer
+    than ``max_chars`` are cut at sentence ends into chunks.
+    """
+
+    def __init__(self, nlp: Language | str | os.PathLike | None = None, *, n_process: int = 1, batch_size: int = 32,
+                 max_chars: int = DEFAULT_MAX_CHARS, gpu_id: int = -1) -> None:
+        if gpu_id >= 0 and n_process > 1:
+            raise ValueError("one GPU runs one process: drop --n-process, or use --engine ray (one GPU per actor)")
+        if max_chars < 1:
+            raise ValueError("--max-chars must be at least 1")
+        self.nlp, self.n_process, self.batch_size, self.max_chars = nlp, n_process, batch_size, max_chars
+
+    def results(self, documents: Iterable[Document]) -> Iterator[Result]:
+        """A :class:`Result` per document, in input order (a generator: ``close()`` ends the workers)."""
+        return annotate_documents(_load(self.nlp), documents, batch_size=self.batch_size, n_process=self.n_process,
+                                  max_chars=self.max_chars)
+
+
+class RayEngine:
+    """Ray Data actors (``n_actors``, one GPU each with ``gpu``), each loading the pipeline directory ``model``."""
+
+    def __init__(self, model: str | os.PathLike | None = None, *, n_actors: int = 1, batch_size: int = 32,
+                 max_chars: int = DEFAULT_MAX_CHARS, gpu: bool = False) -> None:
+        if max_chars < 1:
+            raise ValueError("--max-chars must be at least 1")
+        self.model, self.n_actors, self.batch_size, self.max_chars, self.gpu = model, n_actors, batch_size, max_chars, gpu
+
+    def results(self, documents: Iterable[Document]) -> Iterator[Result]:
+        """A :class:`Result` per document, in input order; checks Ray and the model at once."""
+        return _ray_results(self.model, documents, batch_size=self.batch_size, n_actors=self.n_actors,
+                            max_chars=self.max_chars, gpu=self.gpu)
+
+
+Engine = LocalEngine | RayEngine
+
+
+def annotate_files(reader: DocumentReader, engine: Engine, outputs: Outputs, *, progress: bool = True) -> int:
+    """Annotate every document of ``reader`` with ``engine`` into ``outputs``; the number written.
+
+    Records are appended a batch at a time as whole lines; with
+    ``outputs.resume`` the documents already in OUT are skipped. Failures,
+    unreadable, too large and skipped inputs and warnings go to
+    ``OUT.errors.jsonl``, the summary to ``OUT.summary.json`` (and stderr
+    when ``progress``).
 
     Nothing is written before the checks: the output is neither an input
     nor inside one (:func:`pipeline.app.archive.check_output`; inside an input
@@ -587,19 +636,9 @@ def annotate_files(nlp: Language | str | os.PathLike | None, inputs: Iterable[st
 
     from .report import Sample, write_report
 
-    output = Path(output)
-    report = Path(report) if report else None
-    unknown = set(formats) - set(TABLE_FORMATS) - {"jsonl"}
-    if unknown:
-        raise ValueError(f"unknown format(s) {sorted(unknown)}; choose from jsonl, {', '.join(TABLE_FORMATS)}")
-    if engine not in ("local", "ray"):
-        raise ValueError(f"unknown engine {engine!r}; choose local or ray")
-    if engine == "local" and gpu_id >= 0 and n_process > 1:
-        raise ValueError("one GPU runs one process: drop --n-process, or use --engine ray (one GPU per actor)")
-    if max_chars < 1 or max_doc_chars < 1:
-        raise ValueError("--max-chars and --max-doc-chars must be at least 1")
-    inputs = list(inputs)
-    check_output(output, inputs, report)
+    output, report, resume, formats = outputs.path, outputs.report, outputs.resume, outputs.formats
+    batch_size = engine.batch_size
+    check_output(output, reader.inputs, report)
 
     tally = Tally(str(output))
     early: list[Problem] = []  # problems found before OUT.errors.jsonl may be opened
@@ -612,7 +651,7 @@ def annotate_files(nlp: Language | str | os.PathLike | None, inputs: Iterable[st
         else:
             errors.log(problem)
 
-    sample = Sample(report_docs) if report else None
+    sample = Sample(outputs.report_docs) if report else None
 
     def todo(documents: Iterable[Document]) -> Iterator[Document]:
         for doc in documents:
@@ -622,16 +661,10 @@ def annotate_files(nlp: Language | str | os.PathLike | None, inputs: Iterable[st
                 yield doc
 
     # Output, inputs, model and engine are checked before OUT is touched.
-    reader = DocumentReader(inputs, include=include, exclude=exclude, text_field=text_field, id_field=id_field,
-                            date_field=date_field, on_problem=on_problem, max_doc_chars=max_doc_chars,
-                            skip=output_paths(output, report))
+    reader.on_problem = on_problem
+    reader.skip_files(output_paths(output, report))
     reader.check()
-    if engine == "local":
-        results = annotate_documents(_load(nlp), todo(reader), batch_size=batch_size, n_process=n_process,
-                                     max_chars=max_chars)
-    else:
-        results = _ray_results(nlp, todo(reader), batch_size=batch_size, n_actors=n_process, max_chars=max_chars,
-                               gpu=gpu_id >= 0)
+    results = engine.results(todo(reader))
     lock = OutputLock(output)
     lock.acquire()
     journal = None

@@ -684,14 +684,22 @@ class DocumentReader:
         self.text_field, self.id_field = text_field, id_field
         self.date_field = date_field  # optional per row; a table without the column is an input error
         self.on_problem = on_problem
+        if max_doc_chars < 1:
+            raise ValueError("--max-doc-chars must be at least 1")
         self.max_doc_chars = max_doc_chars
         self._line_limit = _LINE_BYTES_PER_CHAR * max_doc_chars + (1 << 16)
         self._skip: dict[str, set[str]] = {}  # real folder path -> names in it
-        for p in skip:
-            self._skip.setdefault(os.path.realpath(Path(p).parent), set()).add(Path(p).name)
         self._entries: list[_Entry] | None = None
+        self.skip_files(skip)
         self._total: int | None = None
         self.bytes_read = 0
+
+    def skip_files(self, paths: Iterable[str | os.PathLike]) -> None:
+        """Never read ``paths`` (a run's own outputs); before :meth:`check` walks the inputs."""
+        if self._entries is not None:
+            raise RuntimeError("skip_files after the inputs were walked")
+        for p in paths:
+            self._skip.setdefault(os.path.realpath(Path(p).parent), set()).add(Path(p).name)
 
     def __iter__(self) -> Iterator[Document]:
         self.check()

@@ -82,24 +82,13 @@ def gold_check(
     mentions: Path = typer.Argument(..., help="Annotations in mention form: one {\"id\", \"entities\": [[text, label]...], \"relations\": [[h, t, label]...]} per line."),
     items: Path = typer.Option(Path("data/gold/items.jsonl"), help="The selected items the ids refer to."),
 ) -> None:
-    """Convert mention-form annotations to offsets and report every problem."""
-    from ..jsonl import read_jsonl
-    from ..training.gold import from_mentions, validate
+    """Convert mention-form annotations to offsets, as `zhie gold import` does, and report every problem."""
+    from ..training.gold import check_mentions
 
-    by_id = {it["id"]: it for it in read_jsonl(items)}
-    problems, n = [], 0
-    for ann in read_jsonl(mentions):
-        if ann.get("id") not in by_id:
-            problems.append(f"{ann.get('id')}: no such item in {items}")
-            continue
-        try:
-            problems += validate(from_mentions(by_id[ann["id"]], ann))
-        except ValueError as err:
-            problems.append(str(err))
-        n += 1
+    records, problems = check_mentions(items, [mentions])
     for p in problems:
         typer.echo(p)
-    typer.echo(f"{n} annotations, {len(problems)} problems")
+    typer.echo(f"{len(records)} annotations, {len(problems)} problems")
     if problems:
         raise typer.Exit(1)
 
@@ -252,20 +241,22 @@ def annotate(
     skipped files and rows; warnings such as replaced bytes; renamed
     duplicate ids) and OUT.summary.json, holding OUT.lock while it runs.
     """
-    from .. import load
-    from .annotate import annotate_files
-    from .archive import check_output
+    from .annotate import LocalEngine, Outputs, RayEngine, annotate_files
+    from .archive import DocumentReader, check_output
 
     try:
         check_output(output, inputs, report)  # before the model loads: refused at once
         if engine == "local":
             _use_gpu(gpu_id)
-        n = annotate_files(load(model) if engine == "local" else model, inputs, output, batch_size=batch_size,
-                           n_process=n_process, max_chars=max_chars, max_doc_chars=max_doc_chars,
-                           include=include or (), exclude=exclude or (),
-                           text_field=text_field, id_field=id_field, date_field=date_field, formats=formats or (),
-                           report=report, report_docs=report_docs, resume=resume, engine=engine, gpu_id=gpu_id,
-                           progress=progress)
+            runner = LocalEngine(model, n_process=n_process, batch_size=batch_size, max_chars=max_chars, gpu_id=gpu_id)
+        elif engine == "ray":
+            runner = RayEngine(model, n_actors=n_process, batch_size=batch_size, max_chars=max_chars, gpu=gpu_id >= 0)
+        else:
+            raise ValueError(f"unknown engine {engine!r}; choose local or ray")
+        reader = DocumentReader(inputs, include=include or (), exclude=exclude or (), text_field=text_field,
+                                id_field=id_field, date_field=date_field, max_doc_chars=max_doc_chars)
+        outputs = Outputs(output, formats=formats or (), report=report, report_docs=report_docs, resume=resume)
+        n = annotate_files(reader, runner, outputs, progress=progress)
     except OSError as err:  # a missing input, a read-only folder, a full disk: one line naming the file
         message = f"cannot access {err.filename}: {err.strerror}" if err.filename and err.strerror else str(err)
         typer.echo(f"error: {message}", err=True)

@@ -249,22 +249,33 @@ def apply_decisions(rec: dict) -> dict:
     return {**rec, "entities": ents, "relations": rels}
 
 
-def import_mentions(items_path: Path, mention_files: Iterable[Path]) -> list[dict]:
-    """Mention-form annotation files to validated records (raises on any problem)."""
+def check_mentions(items_path: Path, mention_files: Iterable[Path]) -> tuple[list[dict], list[str]]:
+    """Mention-form annotation files to records with offsets, the decisions
+    applied, and every problem found (``zhie gold check`` prints them; an
+    import refuses them)."""
     by_id = {it["id"]: it for it in read_jsonl(items_path)}
     records, problems = [], []
     for path in mention_files:
         for ann in read_jsonl(path):
+            if ann.get("id") not in by_id:
+                problems.append(f"{path}: {ann.get('id')}: no such item in {items_path}")
+                continue
             try:
                 rec = apply_decisions(from_mentions(by_id[ann["id"]], ann))
-            except (KeyError, ValueError) as err:
+            except ValueError as err:
                 problems.append(f"{path}: {err}")
                 continue
             problems += [f"{path}: {p}" for p in validate(rec)]
             records.append(rec)
+    return sorted(records, key=lambda r: r["id"]), problems
+
+
+def import_mentions(items_path: Path, mention_files: Iterable[Path]) -> list[dict]:
+    """Mention-form annotation files to validated records (raises on any problem)."""
+    records, problems = check_mentions(items_path, mention_files)
     if problems:
         raise ValueError(f"{len(problems)} problems, first: " + "; ".join(problems[:5]))
-    return sorted(records, key=lambda r: r["id"])
+    return records
 
 
 def frozen_digest(records: Iterable[dict]) -> str:
