@@ -91,3 +91,22 @@ def test_sample_output_has_the_gold_shape_plus_scores(nlp):
         for r in rec["relations"]:
             assert set(r) == {"head", "tail", "label", "score"} and r["head"] in ids and r["tail"] in ids
         assert set(rec) >= set(g) - {"text"}
+
+
+PIPE_IN_TWO_PROCESSES = r"""
+import pipeline
+nlp = pipeline.load()
+docs = list(nlp.pipe(["市长刘涛在许昌调研。"] * 16, n_process=2, batch_size=4))
+print(sum(len(d.ents) for d in docs), sum(len(d._.relations) for d in docs))
+"""
+
+
+def test_pipe_with_two_processes_does_not_hang():
+    """spaCy's n_process forks workers; the transformer's torch thread pool must not deadlock them."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PIPE_IN_TWO_PROCESSES], capture_output=True, text=True, timeout=300,
+                         check=True)
+    ents, rels = map(int, out.stdout.split())
+    assert ents == 16 * 3 and rels >= 16

@@ -12,6 +12,7 @@ directory and never touches the cache or the hub.
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 from spacy.tokens import Doc
@@ -20,6 +21,21 @@ from spacy_transformers.architectures import transformer_listener_tok2vec_v1
 from spacy_transformers.layers import TransformerModel
 from thinc.api import Model
 from thinc.types import Floats2d
+
+
+_FORK_GUARD = []
+
+
+def _one_torch_thread_after_fork() -> None:
+    """``nlp.pipe(texts, n_process=2)`` forks workers from a process whose torch
+    holds an OpenMP thread pool; a forked child that enters a parallel region
+    waits forever on threads it does not have. One intra-op thread per worker
+    avoids the pool (and the workers share the cores anyway)."""
+    if not _FORK_GUARD:
+        import torch
+
+        os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
+        _FORK_GUARD.append(True)
 
 
 @registry.architectures("zhie.Transformer.v1")
@@ -31,6 +47,7 @@ def create_transformer(
     mixed_precision: bool = False,
     grad_scaler_config: dict = {},
 ) -> TransformerModel:
+    _one_torch_thread_after_fork()
     model = TransformerModel(name, get_spans, tokenizer_config, transformer_config,
                              mixed_precision, grad_scaler_config)
     base_init = model.init
