@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from pipeline.app.processes import children, process_tree, running
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "hostile_memory.json"
 LINE = "面对复杂形势，市委书记史根治指出，要坚持稳中求进工作总基调，推动高质量发展取得新成效，切实保障民生。"
@@ -48,20 +50,8 @@ LIMIT_MB = 2500
 
 # ------------------------------------------------------------ measuring
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            tree.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    return tree
-
-
 def _descendants(pid: int) -> list[int]:
-    tree, found, todo = _children(), [], [pid]
+    tree, found, todo = process_tree(), [], [pid]
     while todo:
         p = todo.pop()
         found.append(p)
@@ -323,7 +313,7 @@ def during_kill9(d: Path):
     def during(proc: subprocess.Popen) -> None:
         if "killed" in state:
             return
-        workers = _children().get(proc.pid, [])
+        workers = children(proc.pid)
         if len(workers) >= 2:
             state.setdefault("seen", time.perf_counter())
             if time.perf_counter() - state["seen"] > 1:  # the workers are annotating
@@ -332,19 +322,12 @@ def during_kill9(d: Path):
                 deadline = time.perf_counter() + 10
                 alive = workers
                 while alive and time.perf_counter() < deadline:
-                    alive = [w for w in alive if _running(w)]
+                    alive = [w for w in alive if running(w)]
                     time.sleep(0.05)
                 (d / "workers.json").write_text(json.dumps({
                     "workers": workers, "alive_after": alive,
                     "seconds_to_end": round(time.perf_counter() - state["killed"], 2)}))
     return during
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 def check_kill9(d, out, run):

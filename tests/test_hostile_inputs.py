@@ -33,6 +33,7 @@ from typer.testing import CliRunner
 
 from rule_pipeline import rule_nlp as rules
 from pipeline.app.annotate import LocalEngine, Outputs, annotate_files, chunk_spans, grapheme_boundary, whole_graphemes
+from pipeline.app.processes import children, running
 from pipeline.app.archive import (DocumentReader, OutputLock, OutputLocked, TooLarge, decode, detect_encoding, errors_path, lock_path,
                               read_text, summary_path)
 from pipeline.app.cli import app
@@ -538,38 +539,18 @@ def test_9_jsonl_over_64kb_with_one_bad_byte_loses_no_rows(tmp_path, nlp, bad_ro
 
 # ------------------------------------------------------------ 10: workers die with their parent
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_10_kill_9_of_the_parent_ends_the_workers(tmp_path):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, [{"text": f"{i}史根治"} for i in range(2000)])
     parent = _start_slow_run(src, tmp_path / "out.jsonl", 2, 0.2)
     try:
-        _wait_for(lambda: len(_children(parent.pid)) >= 2)
-        workers = _children(parent.pid)
+        _wait_for(lambda: len(children(parent.pid)) >= 2)
+        workers = children(parent.pid)
         time.sleep(0.5)  # the workers are past their initializer
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait(10)
-        _wait_for(lambda: not any(_running(w) for w in workers), timeout=5)
+        _wait_for(lambda: not any(running(w) for w in workers), timeout=5)
     finally:
         parent.kill()
 
@@ -577,8 +558,9 @@ def test_10_kill_9_of_the_parent_ends_the_workers(tmp_path):
 # ------------------------------------------------------------ 11: relations through bytes and DocBin
 
 def test_11_relations_round_trip_through_doc_bytes_and_docbin():
-    import pipeline.components.relations  # noqa: F401  (the extension)
+    from pipeline.components.extensions import install_extensions
 
+    install_extensions()
     nlp = spacy.blank("zh")
     doc = nlp("市委书记史根治会见了许昌银行行长王五。")
     doc._.relations = [{"head": (4, 7), "tail": (0, 4), "label": "has_title", "score": 0.98},

@@ -130,12 +130,19 @@ def from_mentions(item: dict, ann: dict) -> dict:
 
     ``ann["entities"]`` lists ``[text, label]`` pairs in reading order; each is
     found at or after the end of the previous one (so repeated names are told
-    apart by order). ``ann["relations"]`` lists ``[head_index, tail_index,
-    label]`` with indices into that list.
+    apart by order), or ``[text, label, start]`` where an untagged earlier copy
+    of the same string would be found first (GUIDELINES D38).
+    ``ann["relations"]`` lists ``[head_index, tail_index, label]`` with
+    indices into that list.
     """
     text, pos, entities = item["text"], 0, []
-    for k, (mention, label) in enumerate(ann.get("entities", [])):
-        start = text.find(mention, pos)
+    for k, (mention, label, *at) in enumerate(ann.get("entities", [])):
+        if at:
+            start = at[0]
+            if start < pos or text[start:start + len(mention)] != mention:
+                raise ValueError(f"{item['id']}: entity {k} {mention!r} is not at offset {start} (after {pos})")
+        else:
+            start = text.find(mention, pos)
         if start < 0:
             raise ValueError(f"{item['id']}: entity {k} {mention!r} not found after offset {pos}")
         entities.append({"id": f"e{k + 1}", "start": start, "end": start + len(mention),
@@ -215,7 +222,7 @@ def split_of(item_id: str) -> str:
     return "test" if bucket < 2 else "dev" if bucket == 2 else "train"
 
 
-CURRENCY = re.compile(r"元|块钱|毛|角|镑|铢|卢布|法郎|比索|里拉|马克|卢比|円")
+CURRENCY = re.compile(r"元|块钱|毛|角|镑|铢|卢布|法郎|比索|里拉|马克|卢比|円|美金|港币")
 
 
 def apply_decisions(rec: dict) -> dict:
