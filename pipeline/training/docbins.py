@@ -165,4 +165,5 @@ MIXES: dict[str, tuple[Part, ...]] = {
     "eval_people_daily_dev": (Part("people_daily", "dev"),),
     "eval_zhie_gold_test": (Part("zhie_gold", "test", relations=True),),
     "eval_zhie_gold_test_focus": (Part("zhie_gold", "test_focus", relations=True),),
+    "eval_zhie_gold_test_round4": (Part("zhie_gold", "test_round4", relations=True),),
 }
