@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import spacy
 from spacy.util import load_config, load_model_from_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

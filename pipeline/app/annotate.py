@@ -35,7 +35,6 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from .archive import (
-    DEFAULT_MAX_DOC_CHARS,
     TABLE_FORMATS,
     Document,
     DocumentReader,
