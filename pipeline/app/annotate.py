@@ -237,6 +237,8 @@ def annotate_documents(nlp: Language, documents: Iterable[Document], *, batch_si
     ``n_process > 1``: that many worker processes (:func:`_annotate_in_processes`).
     """
     install_extensions()  # doc._.relations reads None when the pipeline has no relation_extractor
+    # events are assembled per document once its chunks are merged (_record), not per chunk
+    per_document = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == "event_assembler"]
     if n_process > 1:
         yield from _annotate_in_processes(nlp, documents, batch_size=batch_size, n_process=n_process,
                                           max_chars=max_chars)
@@ -270,7 +272,7 @@ def annotate_documents(nlp: Language, documents: Iterable[Document], *, batch_si
                                                     item.spans, item.relations, item.document.date))
 
     for group in _groups(chunk_texts(), batch_size, max(max_chars, MAX_BATCH_CHARS)):
-        for doc in _pipe_tolerant(nlp, iter(group), batch_size=batch_size):
+        for doc in _pipe_tolerant(nlp, iter(group), batch_size=batch_size, disable=per_document):
             item, offset = chunks.popleft()
             item.chunks_left -= 1
             if isinstance(doc, Exception):
@@ -323,7 +325,8 @@ class _Feed:
         return text
 
 
-def _pipe_tolerant(nlp: Language, texts: Iterator[str], *, batch_size: int) -> Iterator[Doc | Exception]:
+def _pipe_tolerant(nlp: Language, texts: Iterator[str], *, batch_size: int,
+                   disable: Sequence[str] = ()) -> Iterator[Doc | Exception]:
     """``nlp.pipe(texts)``, with the exception in place of each text that fails.
 
     When a batch fails, nlp.pipe stops: the texts taken but not returned are
@@ -332,7 +335,7 @@ def _pipe_tolerant(nlp: Language, texts: Iterator[str], *, batch_size: int) -> I
     feed = _Feed(texts)
     while True:
         try:
-            for doc in nlp.pipe(feed, batch_size=batch_size):
+            for doc in nlp.pipe(feed, batch_size=batch_size, disable=disable):
                 feed.taken.popleft()
                 yield doc
             return
@@ -340,14 +343,14 @@ def _pipe_tolerant(nlp: Language, texts: Iterator[str], *, batch_size: int) -> I
             if feed.source_failed or not feed.taken:
                 raise  # a bug in reading, or a failure no document explains
             while feed.taken:
-                yield _run_one(nlp, feed.taken.popleft())
+                yield _run_one(nlp, feed.taken.popleft(), disable)
             if feed.exhausted:
                 return
 
 
-def _run_one(nlp: Language, text: str) -> Doc | Exception:
+def _run_one(nlp: Language, text: str, disable: Sequence[str] = ()) -> Doc | Exception:
     try:
-        return nlp(text)
+        return nlp(text, disable=disable)
     except Exception as err:  # noqa: BLE001 - the caller reports it
         return err
 
