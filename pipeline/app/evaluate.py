@@ -13,6 +13,8 @@ counted, as spaCy's own scorer does):
   members of international bodies and parties)
 - ``zhie_gold/test_round4``: all five labels, the frozen test slice of the
   fourth round (amounts above all, visits, places; long sentences)
+- ``zhie_gold/test_round5``: all five labels, the frozen test slice of the
+  fifth round (signings, bodies and their places, visits, members)
 - ``samples``: all five labels, run from the raw front-page text (layout
   noise included) through :func:`pipeline.app.annotate.annotate_text`.
 
@@ -67,7 +69,8 @@ class LabelScore:
         return {"micro": prf_dict(self.micro), "per_label": {k: prf_dict(v) for k, v in self.per_label.items()}}
 
 
-RELATION_SETS = ("zhie_gold/test", "zhie_gold/test_focus", "zhie_gold/test_round4", "zhie_gold/dev", "samples")
+RELATION_SETS = ("zhie_gold/test", "zhie_gold/test_focus", "zhie_gold/test_round4", "zhie_gold/test_round5",
+                 "zhie_gold/dev", "samples")
 EVAL_SETS: dict[str, tuple[str, ...]] = {
     "cluener/dev": ("PERSON", "TITLE", "ORG"),
     "resume/dev": ("PERSON", "TITLE", "ORG"),
@@ -75,6 +78,7 @@ EVAL_SETS: dict[str, tuple[str, ...]] = {
     "zhie_gold/test": LABELS,
     "zhie_gold/test_focus": LABELS,
     "zhie_gold/test_round4": LABELS,
+    "zhie_gold/test_round5": LABELS,
     "samples": LABELS,
     # for error analysis while tuning (`--set zhie_gold/dev --errors FILE`); not scored by default
     "zhie_gold/dev": LABELS,

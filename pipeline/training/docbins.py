@@ -166,4 +166,5 @@ MIXES: dict[str, tuple[Part, ...]] = {
     "eval_zhie_gold_test": (Part("zhie_gold", "test", relations=True),),
     "eval_zhie_gold_test_focus": (Part("zhie_gold", "test_focus", relations=True),),
     "eval_zhie_gold_test_round4": (Part("zhie_gold", "test_round4", relations=True),),
+    "eval_zhie_gold_test_round5": (Part("zhie_gold", "test_round5", relations=True),),
 }

@@ -1,0 +1,93 @@
+"""Dev curves of ``spacy train`` written to a JSONL file (issue 9: a recipe that converges).
+
+spaCy's ``ConsoleLogger.v3`` can write its rows to a file, but without time,
+so a reader cannot tell the cost of a step from the cost of an evaluation, and
+it refuses to write when the file exists. ``zhie.CurveLogger.v1`` prints the
+same console table and writes one JSON object per evaluation::
+
+    {"step": 500, "epoch": 1, "seconds": 731.2, "words": 402113,
+     "words_per_s": 612.4, "s_per_step": 1.21, "eval_s": 42.0,
+     "losses": {"ner": 12.3}, "scores": {"ents_f": 0.81, ...}, "score": 0.81}
+
+``words`` are the tokens the training has seen (with the ``char`` segmenter a
+token is a character); ``s_per_step`` is the mean wall time of the steps since
+the previous evaluation, ``eval_s`` what the evaluation itself took, so both
+the training speed and the evaluation overhead show on one line. ``zhie curve
+FILE`` prints the table and the best step.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any, Callable, Optional
+
+from spacy.language import Language
+from spacy.training.loggers import console_logger
+
+
+def make_curve_logger(path: str, console: bool = True) -> Callable:
+    """``[training.logger] @loggers = "zhie.CurveLogger.v1"``: the console
+    table (``spacy.ConsoleLogger.v1``) plus a JSONL dev curve at ``path``
+    (overwritten by a new run; its folder is created)."""
+    console_setup = console_logger(progress_bar=False)
+
+    def setup(nlp: Language, stdout: IO = sys.stdout, stderr: IO = sys.stderr):
+        print_step, finalize_console = console_setup(nlp, stdout, stderr) if console else (None, None)
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stream = out.open("w", encoding="utf-8")
+        start = last = time.perf_counter()
+        step_times: list[float] = []
+
+        def log_step(info: Optional[dict[str, Any]]) -> None:
+            nonlocal last
+            now = time.perf_counter()
+            gap, last = now - last, now
+            if info is None:  # an ordinary step: it was a training update only
+                step_times.append(gap)
+            else:  # an evaluation step: the gap holds one update and the evaluation
+                per_step = sum(step_times) / len(step_times) if step_times else gap
+                seconds = now - start
+                record = {
+                    "step": info["step"], "epoch": info["epoch"], "seconds": round(seconds, 1),
+                    "words": info["words"], "words_per_s": round(info["words"] / seconds, 1) if seconds else None,
+                    "s_per_step": round(per_step, 3), "eval_s": round(max(gap - per_step, 0.0), 1),
+                    "losses": {k: float(v) for k, v in info["losses"].items()},
+                    "scores": {k: v for k, v in info["other_scores"].items() if isinstance(v, (int, float))},
+                    "score": float(info["score"]),
+                }
+                stream.write(json.dumps(record) + "\n")
+                stream.flush()
+                step_times.clear()
+            if print_step is not None:
+                print_step(info)
+
+        def finalize() -> None:
+            stream.close()
+            if finalize_console is not None:
+                finalize_console()
+
+        return log_step, finalize
+
+    return setup
+
+
+def read_curve(path: Path) -> list[dict]:
+    """The evaluations of a curve file, in order."""
+    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+
+
+def format_curve(rows: list[dict], metric: str = "score") -> str:
+    """A table of the curve and the step where ``metric`` peaked."""
+    lines = [f"{'step':>6} {'min':>7} {'s/step':>7} {'eval s':>7} {'words/s':>8} {metric:>8}"]
+    for r in rows:
+        value = r["score"] if metric == "score" else r["scores"].get(metric)
+        lines.append(f"{r['step']:>6} {r['seconds'] / 60:>7.1f} {r['s_per_step']:>7.2f} {r['eval_s']:>7.1f} "
+                     f"{r['words_per_s'] or 0:>8.0f} {value if value is not None else float('nan'):>8.4f}")
+    if rows:
+        best = max(rows, key=lambda r: (r["score"] if metric == "score" else r["scores"].get(metric)) or 0.0)
+        lines.append(f"best {metric} at step {best['step']} ({best['seconds'] / 60:.1f} min)")
+    return "\n".join(lines)
