@@ -10,7 +10,8 @@ Three layers with one-way imports (``tests/test_layers.py`` checks them)::
                           evaluation, shipping
 
 ``paths`` and ``jsonl`` are leaves every layer may use. Loading a pipeline
-imports spaCy only when called, so ``import pipeline`` stays light.
+imports spaCy only when called, so ``import pipeline`` stays light; ``load``
+reaches into the components layer only for ``int8`` (``components.quantize``).
 """
 
 from __future__ import annotations
@@ -18,31 +19,43 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from .paths import DEFAULT_MODEL, MODELS_DIR, model_path
+from .paths import DEFAULT_MODEL, MODELS, MODELS_DIR, model_name, model_path
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
-__all__ = ["DEFAULT_MODEL", "MODELS_DIR", "load", "model_path"]
+__all__ = ["DEFAULT_MODEL", "MODELS", "MODELS_DIR", "load", "model_path"]
 
 
-def load(name: str | os.PathLike | None = None, **kwargs) -> "Language":
+def load(name: str | os.PathLike | None = None, *, int8: bool = False, **kwargs) -> "Language":
     """Load a zhie pipeline without network access.
 
-    ``name``: a pipeline directory or an installed pipeline package. Without
-    it (and without ``$ZHIE_MODEL``): the package ``zh_zhie_news`` when it is
-    installed (built by ``make package`` / the workflow's ``package`` step),
-    else the shipped folder ``models/zh_zhie_news``.
+    ``name``: ``"trf"`` (the transformer pipeline) or ``"sm"`` (the CPU
+    pipeline distilled from it), a pipeline directory, or an installed
+    pipeline package. A short name loads its installed package when there is
+    one (``zh_zhie_news`` is built by ``make package`` / the workflow's
+    ``package`` step), else the shipped folder under ``models/``. Without a
+    name (and without ``$ZHIE_MODEL``): the same as ``"trf"``.
+    ``int8``: quantise the transformer's Linear layers after loading
+    (``pipeline.components.quantize``; slower to load, less accurate, off by default).
     """
     import spacy
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    if name is None and not os.environ.get("ZHIE_MODEL") and spacy.util.is_package(DEFAULT_MODEL):
-        return spacy.load(DEFAULT_MODEL, **kwargs)
-    if isinstance(name, str) and spacy.util.is_package(name):
-        return spacy.load(name, **kwargs)
-    path = model_path(name)
-    if not (path / "config.cfg").exists():
-        raise FileNotFoundError(f"no spaCy pipeline at {path} (config.cfg missing) and no installed package {name!r}")
-    return spacy.load(path, **kwargs)
+    if name is None and not os.environ.get("ZHIE_MODEL"):
+        package = DEFAULT_MODEL
+    else:
+        package = model_name(name) or (name if isinstance(name, str) else None)
+    if package and spacy.util.is_package(package):
+        nlp = spacy.load(package, **kwargs)
+    else:
+        path = model_path(name)
+        if not (path / "config.cfg").exists():
+            raise FileNotFoundError(f"no spaCy pipeline at {path} (config.cfg missing) and no installed package {name!r}")
+        nlp = spacy.load(path, **kwargs)
+    if int8:
+        from .components.quantize import quantize_int8
+
+        quantize_int8(nlp)
+    return nlp

@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import Iterable
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Every record of ``path``; a line that is not JSON raises ``ValueError`` naming file and line."""
+def read_jsonl(path: Path, *, partial: bool = False) -> list[dict]:
+    """Every record of ``path``; a line that is not JSON raises ``ValueError`` naming file and line.
+
+    ``partial``: the file may be a running or stopped writer's (a ``zhie
+    annotate`` output read while it grows): an unfinished last line, one
+    without its newline that is not JSON, is left out.
+    """
     out = []
     with Path(path).open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -19,6 +24,8 @@ def read_jsonl(path: Path) -> list[dict]:
                 try:
                     out.append(json.loads(line))
                 except json.JSONDecodeError as err:
+                    if partial and not line.endswith("\n"):
+                        break
                     raise ValueError(f"{path}:{n}: invalid JSON ({err})") from err
     return out
 

@@ -12,6 +12,9 @@ REPO = Path(__file__).resolve().parents[1]
 GOLD_DIR = REPO / "data" / "gold"
 MODELS_DIR = REPO / "models"
 DEFAULT_MODEL = "zh_zhie_news"
+# the shipped pipelines by short name: the transformer (the default, the most
+# accurate) and the CPU pipeline distilled from it (issue 11)
+MODELS = {"trf": DEFAULT_MODEL, "sm": "zh_zhie_news_sm"}
 
 
 def corpora_dir(path: str | Path | None = None) -> Path:
@@ -33,8 +36,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ZHIE_CACHE", Path.home() / ".cache" / "zhie"))
 
 
+def model_name(name: str | os.PathLike | None) -> str | None:
+    """The package name a short name (``"trf"``, ``"sm"``) stands for; None for anything else,
+    and for a short name that is also an existing folder (a path wins)."""
+    if name is None or str(name) not in MODELS or Path(name).exists():
+        return None
+    return MODELS[str(name)]
+
+
 def model_path(name: str | os.PathLike | None = None) -> Path:
-    """The pipeline folder to load: an explicit path, ``$ZHIE_MODEL``, or the shipped model."""
+    """The pipeline folder to load: ``"trf"`` / ``"sm"`` (the shipped pipelines, unless a
+    folder of that name exists), an explicit path, ``$ZHIE_MODEL``, or the shipped transformer."""
     if name is None:
         name = os.environ.get("ZHIE_MODEL") or MODELS_DIR / DEFAULT_MODEL
-    return Path(name)
+    package = model_name(name)
+    return MODELS_DIR / package if package else Path(name)

