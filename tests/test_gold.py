@@ -197,3 +197,20 @@ def test_gold_check_reports_what_gold_import_refuses(tmp_path):
     assert "x-2: entity 1 '授信' not found after offset 8" in res.output and "x-3: no such item" in res.output
     with pytest.raises(ValueError, match="2 problems"):
         import_mentions(tmp_path / "items.jsonl", [tmp_path / "bad.jsonl"])
+
+
+def test_finre_candidates_are_unique_and_unmasked(tmp_path, monkeypatch):
+    from pipeline.training.gold import SPARSE_RELATIONS, candidates_finre, select
+
+    (tmp_path / "finre").mkdir()
+    rows = ["甲公司\t乙公司\t签约\t甲公司与乙公司签署战略合作协议。",
+            "乙公司\t甲公司\t签约\t甲公司与乙公司签署战略合作协议。",  # the same sentence, other direction
+            "丙公司\t丁公司\t持股\t丙公司持有丁公司<N>%的股份。",  # FinRE's masked number
+            ""]
+    (tmp_path / "finre" / "train.txt").write_text("\n".join(rows), encoding="utf-8")
+    monkeypatch.setenv("ZHIE_CORPORA", str(tmp_path))
+    cands = list(candidates_finre())
+    assert [c["text"] for c in cands] == ["甲公司与乙公司签署战略合作协议。"]
+    assert cands[0] == {"source": "finre:train", "position": "line 1", "text": cands[0]["text"]}
+    picked = select(5, topics=SPARSE_RELATIONS, candidates=cands, first_id=7)
+    assert [p["id"] for p in picked] == ["zhie-00007"]

