@@ -10,6 +10,8 @@ CASES = [
     ("一百点○五亿元", 10_005_000_000, "CNY", False),  # People's Daily's circle for zero
     ("百亿元", 10_000_000_000, "CNY", False),  # a magnitude word standing for the number (D30)
     ("3.5亿美元", 350_000_000, "USD", False),
+    ("５００亿马克", 50_000_000_000, "DEM", False),
+    ("３０亿瑞士法郎", 3_000_000_000, "CHF", False),
     ("100万元", 1_000_000, "CNY", False),
     ("1.2万亿元", 1_200_000_000_000, "CNY", False),
     ("1.07万亿元", 1_070_000_000_000, "CNY", False),

@@ -36,6 +36,9 @@ CURRENCIES: dict[str, str] = dict(sorted({
     "美元": "USD", "美金": "USD", "欧元": "EUR", "英镑": "GBP", "日元": "JPY", "日圆": "JPY",
     "港元": "HKD", "港币": "HKD", "韩元": "KRW", "韩币": "KRW", "卢布": "RUB", "泰铢": "THB", "铢": "THB",
     "新台币": "TWD", "台币": "TWD", "澳元": "AUD", "加元": "CAD", "新加坡元": "SGD", "澳门元": "MOP",
+    # the pre-euro currencies of People's Daily 1998 (GUIDELINES D11 accepts them); a bare 法郎 there is the French franc
+    "马克": "DEM", "德国马克": "DEM", "法郎": "FRF", "法国法郎": "FRF", "瑞士法郎": "CHF", "里拉": "ITL",
+    "卢比": "INR", "镑": "GBP", "円": "JPY",
 }.items(), key=lambda kv: -len(kv[0])))
 SYMBOLS = {"¥": "CNY", "$": "USD", "€": "EUR", "£": "GBP"}
 SUBUNIT = {"毛": Decimal("0.1"), "毛钱": Decimal("0.1"), "角": Decimal("0.1")}
