@@ -5,7 +5,8 @@ import time
 
 import spacy
 
-from pipeline.training.curves import format_curve, make_curve_logger, read_curve
+from pipeline.jsonl import read_jsonl
+from pipeline.training.curves import format_curve
 
 
 def _info(step: int, score: float) -> dict:
@@ -29,7 +30,7 @@ def test_curve_logger_writes_times_and_scores(tmp_path, capsys):
     log_step(None)
     log_step(_info(4, 0.7))
     finalize()
-    rows = read_curve(path)
+    rows = read_jsonl(path)
     assert [r["step"] for r in rows] == [3, 4]
     first = rows[0]
     assert 0.005 < first["s_per_step"] < 0.05 and first["eval_s"] >= 0.0
@@ -43,7 +44,7 @@ def test_curve_logger_writes_times_and_scores(tmp_path, capsys):
 def test_every_config_logs_its_curve():
     from pathlib import Path
 
-    for cfg in sorted(Path("configs").glob("*.cfg")):
+    for cfg in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.cfg")):
         config = spacy.util.load_config(cfg, interpolate=False)
         logger = config["training"]["logger"]
         assert logger["@loggers"] == "zhie.CurveLogger.v1", cfg

@@ -235,9 +235,10 @@ def distill_ship(
 def curve(path: Path = typer.Argument(..., help="A dev curve written by zhie.CurveLogger.v1 (training/<config>/curve.jsonl)."),
           metric: str = typer.Option("score", help="The column to show and find the best step of (score, ents_f, rel_micro_f, ...).")) -> None:
     """Print a training run's dev curve: time, seconds per step and per evaluation, words/s, and the best step."""
-    from ..training.curves import format_curve, read_curve
+    from ..jsonl import read_jsonl
+    from ..training.curves import format_curve
 
-    typer.echo(format_curve(read_curve(path), metric))
+    typer.echo(format_curve(read_jsonl(path, partial=True), metric))
 
 
 @app.command()

@@ -77,19 +77,19 @@ def make_curve_logger(path: str, console: bool = True) -> Callable:
     return setup
 
 
-def read_curve(path: Path) -> list[dict]:
-    """The evaluations of a curve file, in order."""
-    return [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
-
-
 def format_curve(rows: list[dict], metric: str = "score") -> str:
-    """A table of the curve and the step where ``metric`` peaked."""
+    """A table of the curve's rows (``read_jsonl(path, partial=True)``, also while
+    the run still writes it) and the step where ``metric`` peaked."""
+    def value(r: dict) -> float:
+        v = r["score"] if metric == "score" else r["scores"].get(metric)
+        return float("nan") if v is None else v
+
     lines = [f"{'step':>6} {'min':>7} {'s/step':>7} {'eval s':>7} {'words/s':>8} {metric:>8}"]
     for r in rows:
-        value = r["score"] if metric == "score" else r["scores"].get(metric)
         lines.append(f"{r['step']:>6} {r['seconds'] / 60:>7.1f} {r['s_per_step'] or float('nan'):>7.2f} {r['eval_s']:>7.1f} "
-                     f"{r['words_per_s'] or 0:>8.0f} {value if value is not None else float('nan'):>8.4f}")
-    if rows:
-        best = max(rows, key=lambda r: (r["score"] if metric == "score" else r["scores"].get(metric)) or 0.0)
+                     f"{r['words_per_s'] or 0:>8.0f} {value(r):>8.4f}")
+    scored = [r for r in rows if value(r) == value(r)]  # NaN (metric missing) never peaks
+    if scored:
+        best = max(scored, key=value)
         lines.append(f"best {metric} at step {best['step']} ({best['seconds'] / 60:.1f} min)")
     return "\n".join(lines)
