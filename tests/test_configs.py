@@ -15,7 +15,7 @@ def test_config_builds_without_touching_the_backbone(name, tmp_path, monkeypatch
     monkeypatch.setenv("ZHIE_CACHE", str(tmp_path / "cache"))
     config = load_config(CONFIGS / name)
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
-    assert nlp.pipe_names == ["transformer", "ner"]
+    assert nlp.pipe_names == ["gazetteer", "transformer", "ner"]
     assert nlp.lang == "zh" and nlp.tokenizer.segmenter == "char"
     assert not (tmp_path / "cache").exists()
     trf = nlp.get_pipe("transformer").model
@@ -60,7 +60,7 @@ def test_joint_config_trains_ner_and_relations_on_one_transformer(tmp_path, monk
     monkeypatch.setenv("ZHIE_CACHE", str(tmp_path / "cache"))
     config = load_config(CONFIGS / "ner_rel_cpu.cfg")
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
-    assert nlp.pipe_names == ["transformer", "ner", "relation_extractor", "event_assembler"]
+    assert nlp.pipe_names == ["gazetteer", "transformer", "ner", "relation_extractor", "event_assembler"]
     assert not (tmp_path / "cache").exists()
     listeners = nlp.get_pipe("transformer").listener_map
     assert set(listeners) == {"ner", "relation_extractor"}  # one forward pass feeds both
@@ -73,9 +73,10 @@ def test_relation_config_sources_and_freezes_the_trained_parts():
     config = load_config(CONFIGS / "rel_cpu_update.cfg", interpolate=False)
     assert config["components"]["transformer"] == {"source": "${paths.base_model}"}
     assert config["components"]["ner"] == {"source": "${paths.base_model}"}
+    assert config["components"]["gazetteer"]["factory"] == "span_ruler"  # the base may have none
     assert config["training"]["frozen_components"] == ["transformer", "ner"]
     # the frozen transformer annotates, so the relation listener reads its output from the Docs
-    assert config["training"]["annotating_components"] == ["transformer"]
+    assert config["training"]["annotating_components"] == ["gazetteer", "transformer"]
     joint = load_config(CONFIGS / "ner_rel_cpu.cfg", interpolate=False)
     assert config["components"]["relation_extractor"] == joint["components"]["relation_extractor"]
 
@@ -84,3 +85,43 @@ def test_continue_config_sources_both_parts():
     config = load_config(CONFIGS / "ner_cpu_continue.cfg", interpolate=False)
     assert config["components"]["transformer"] == {"source": "${paths.base_model}"}
     assert config["components"]["ner"] == {"source": "${paths.base_model}"}
+
+
+NER_CONFIGS = ["ner_cpu.cfg", "ner_gpu.cfg", "ner_hub.cfg", "ner_cpu_update.cfg", "ner_rel_cpu.cfg", "ner_head_update.cfg"]
+
+
+@pytest.mark.parametrize("name", NER_CONFIGS)
+def test_every_ner_head_reads_the_gazetteer_it_is_trained_with(name):
+    config = load_config(CONFIGS / name, interpolate=False)
+    gazetteer = config["components"]["gazetteer"]
+    assert gazetteer["factory"] == "span_ruler" and gazetteer["spans_key"] == "gazetteer"
+    assert gazetteer["spans_filter"] is None  # overlaps kept: 江苏省 and 江苏 inside it
+    assert config["nlp"]["pipeline"].index("gazetteer") < config["nlp"]["pipeline"].index("ner")
+    embed = config["components"]["ner"]["model"]["tok2vec"]["*"]["gazetteer"]["embed"]
+    assert embed["@architectures"] == "zhie.SpanBoundaryEmbed.v1" and embed["spans_key"] == "gazetteer"
+    # the ruler must annotate the training batches, or the NER learns from empty features
+    assert "gazetteer" in config["training"]["annotating_components"]
+    assert config["initialize"]["components"]["gazetteer"]["patterns"]["path"] == "${paths.gazetteer}"
+    assert config["paths"]["gazetteer"] == "corpus/gazetteer.json"
+    cpu = load_config(CONFIGS / "ner_cpu.cfg", interpolate=False)
+    for member in ("characters", "gazetteer"):  # one architecture (the listener may differ: two listeners)
+        assert config["components"]["ner"]["model"]["tok2vec"]["*"][member] == cpu["components"]["ner"]["model"]["tok2vec"]["*"][member]
+
+
+def test_head_config_rebuilds_the_ner_on_a_frozen_transformer():
+    config = load_config(CONFIGS / "ner_head_update.cfg", interpolate=False)
+    for name in ("transformer", "relation_extractor", "event_assembler"):
+        assert config["components"][name] == {"source": "${paths.base_model}"}
+    assert "factory" in config["components"]["ner"]
+    assert config["training"]["frozen_components"] == ["transformer", "relation_extractor", "event_assembler"]
+    assert config["training"]["annotating_components"] == ["gazetteer", "transformer"]
+
+
+@pytest.mark.parametrize("name", ["ner_cpu_continue.cfg", "rel_cpu_update.cfg"])
+def test_configs_on_a_trained_base_build_the_gazetteer_it_may_lack(name):
+    config = load_config(CONFIGS / name, interpolate=False)
+    assert config["components"]["gazetteer"]["factory"] == "span_ruler"
+    # not frozen: a frozen component is not initialised, and its patterns come from initialize
+    assert "gazetteer" in config["training"]["annotating_components"]
+    assert "gazetteer" not in config["training"]["frozen_components"]
+    assert config["initialize"]["components"]["gazetteer"]["patterns"]["path"] == "${paths.gazetteer}"

@@ -214,3 +214,48 @@ def test_finre_candidates_are_unique_and_unmasked(tmp_path, monkeypatch):
     assert cands[0] == {"source": "finre:train", "position": "line 1", "text": cands[0]["text"]}
     picked = select(5, topics=SPARSE_RELATIONS, candidates=cands, first_id=7)
     assert [p["id"] for p in picked] == ["zhie-00007"]
+
+
+def test_finre_valid_and_fewfc_train_documents_are_candidates(tmp_path, monkeypatch):
+    import json
+
+    from pipeline.training.gold import candidates_fewfc, candidates_finre
+
+    (tmp_path / "finre").mkdir()
+    (tmp_path / "finre" / "train.txt").write_text("甲\t乙\t签约\t甲公司与乙公司签约。\n", encoding="utf-8")
+    (tmp_path / "finre" / "valid.txt").write_text("甲\t乙\t签约\t甲公司与乙公司签约。\n丙\t丁\t签约\t丙公司与丁公司签约。\n",
+                                                  encoding="utf-8")
+    (tmp_path / "fewfc").mkdir()
+    docs = [{"id": str(i), "content": f"第{i}家公司与银行签署合同。它还收购了一家公司。", "events": []} for i in range(10)]
+    (tmp_path / "fewfc" / "train_base.json").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs),
+                                                        encoding="utf-8")
+    (tmp_path / "fewfc" / "train_trans.json").write_text("", encoding="utf-8")
+    monkeypatch.setenv("ZHIE_CORPORA", str(tmp_path))
+    finre = list(candidates_finre(("train", "valid")))
+    assert [(c["source"], c["text"]) for c in finre] == [("finre:train", "甲公司与乙公司签约。"),
+                                                         ("finre:valid", "丙公司与丁公司签约。")]
+    fewfc = list(candidates_fewfc())
+    # every tenth document is the converted corpus's dev split: never a gold candidate
+    assert len(fewfc) == 18 and not any(c["text"].startswith("第9家") for c in fewfc)
+    assert fewfc[1] == {"source": "fewfc:train_base.json", "position": "line 1, char 13", "text": "它还收购了一家公司。"}
+
+
+def test_select_keeps_a_hit_only_where_the_model_tags_what_the_relation_needs():
+    from collections import Counter
+
+    import spacy
+
+    from pipeline.training.gold import SPARSE_RELATIONS, has_entities, select
+
+    nlp = spacy.blank("zh")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": "ORG", "pattern": p} for p in ("甲公司", "乙银行")])
+    cands = [{"source": "t", "position": str(i), "text": t} for i, t in enumerate(
+        ["甲公司与乙银行签署了战略合作协议，金额巨大。",  # two ORGs: a signing can be annotated
+         "他们与对方签署了战略合作协议，双方都很满意。"])]  # no named party: skipped
+    topics = {"agreement": SPARSE_RELATIONS["agreement"]}
+    picked = select(5, topics=topics, candidates=[dict(c) for c in cands], nlp=nlp)
+    assert [p["position"] for p in picked] == ["0"]
+    assert len(select(5, topics=topics, candidates=[dict(c) for c in cands])) == 2  # without a model both count
+    assert has_entities(Counter({"PERSON": 1, "ORG": 1}), {"PERSON": 1, "GPE|ORG": 1})
+    assert not has_entities(Counter({"PERSON": 1}), {"PERSON": 1, "GPE|ORG": 1})

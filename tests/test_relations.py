@@ -292,6 +292,8 @@ def test_joint_config_backpropagates_ner_and_relations_into_one_transformer():
     config = load_config(CONFIGS / "ner_rel_cpu.cfg", interpolate=True)
     config["components"]["transformer"] = {"source": str(MODEL)}
     config["training"]["optimizer"]["learn_rate"] = 1e-4  # no warm-up: three steps must move the weights
+    # a few place names instead of corpus/gazetteer.json, which `zhie corpus convert` writes
+    config["initialize"]["components"]["gazetteer"]["patterns"] = [{"label": "CITY", "pattern": "许昌"}]
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     examples = toy_examples(nlp)
     optimizer = nlp.initialize(lambda: examples)

@@ -41,26 +41,37 @@ def gold_dev_docbin(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def gazetteer_json(tmp_path_factory) -> Path:
+    """The gazetteer's patterns (`zhie corpus convert` writes them to corpus/, which a fresh clone lacks)."""
+    from pipeline.training.gazetteer import write_gazetteer
+
+    path = tmp_path_factory.mktemp("gazetteer") / "gazetteer.json"
+    write_gazetteer(path, corpora_dir())
+    return path
+
+
 def spacy_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "spacy", *args], capture_output=True, text=True, cwd=ROOT)
 
 
 @pytest.mark.needs_model
-def test_debug_data_on_the_relation_config(gold_dev_docbin, model_dir):
+def test_debug_data_on_the_relation_config(gold_dev_docbin, gazetteer_json, model_dir):
     done = spacy_cli("debug", "data", "configs/rel_cpu_update.cfg", "--paths.base_model", str(model_dir),
+                     "--paths.gazetteer", str(gazetteer_json),
                      "--paths.train", str(gold_dev_docbin), "--paths.dev", str(gold_dev_docbin))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Training stats" in done.stdout and "Named Entity Recognition" in done.stdout
 
 
 @pytest.mark.needs_model
-def test_assemble_builds_a_working_pipeline_without_training(tmp_path, model_dir):
+def test_assemble_builds_a_working_pipeline_without_training(tmp_path, gazetteer_json, model_dir):
     """`spacy assemble`: sourced transformer and NER, a relation extractor initialised from its fixed labels."""
     done = spacy_cli("assemble", "configs/rel_cpu_update.cfg", str(tmp_path / "assembled"),
-                     "--paths.base_model", str(model_dir))
+                     "--paths.base_model", str(model_dir), "--paths.gazetteer", str(gazetteer_json))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     nlp = spacy.load(tmp_path / "assembled")
-    assert nlp.pipe_names == ["transformer", "ner", "relation_extractor", "event_assembler"]
+    assert nlp.pipe_names == ["gazetteer", "transformer", "ner", "relation_extractor", "event_assembler"]
     doc = nlp("市长刘涛在许昌调研。")
     assert {e.text for e in doc.ents} >= {"刘涛", "许昌"} and isinstance(doc._.relations, list)
     assert nlp.get_pipe("relation_extractor").labels == ("has_title", "member_of", "located_in", "visits",

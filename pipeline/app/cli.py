@@ -65,10 +65,15 @@ def corpus_stats(corpora: Optional[Path] = CorporaOpt, source: Optional[List[str
 
 @corpus_app.command("convert")
 def corpus_convert(out_dir: Path = typer.Argument(Path("corpus")), corpora: Optional[Path] = CorporaOpt,
-                   only: Optional[List[str]] = typer.Option(None, "--only", help="Only these mixes (train, dev, update, eval_…).")) -> None:
-    """Write the training mixes (train, dev, update) and every evaluation set as DocBins."""
+                   only: Optional[List[str]] = typer.Option(None, "--only", help="Only these outputs (train, dev, update, eval_…, gazetteer).")) -> None:
+    """Write the training mixes (train, dev, update) and every evaluation set as
+    DocBins, and the gazetteer's place-name patterns (gazetteer.json)."""
     from ..training.docbins import MIXES
+    from ..training.gazetteer import write_gazetteer
 
+    if not only or "gazetteer" in only:
+        n = write_gazetteer(out_dir / "gazetteer.json", corpora)
+        typer.echo(f"gazetteer.json  {n} place-name patterns")
     _write_docbins({out_dir / f"{k}.spacy": v for k, v in MIXES.items() if not only or k in only}, corpora)
 
 

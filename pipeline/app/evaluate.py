@@ -17,6 +17,8 @@ counted, as spaCy's own scorer does):
   fifth round (signings, bodies and their places, visits, members)
 - ``zhie_gold/test_round6``: all five labels, the frozen test slice of the
   sixth round (signings, foreign bodies after their country, visits)
+- ``zhie_gold/test_round7``: all five labels, the frozen test slice of the
+  seventh round (signings, purchases and stakes between named companies)
 - ``samples``: all five labels, run from the raw front-page text (layout
   noise included) through :func:`pipeline.app.annotate.annotate_text`.
 
@@ -72,7 +74,7 @@ class LabelScore:
 
 
 RELATION_SETS = ("zhie_gold/test", "zhie_gold/test_focus", "zhie_gold/test_round4", "zhie_gold/test_round5",
-                 "zhie_gold/test_round6", "zhie_gold/dev", "samples")
+                 "zhie_gold/test_round6", "zhie_gold/test_round7", "zhie_gold/dev", "samples")
 EVAL_SETS: dict[str, tuple[str, ...]] = {
     "cluener/dev": ("PERSON", "TITLE", "ORG"),
     "resume/dev": ("PERSON", "TITLE", "ORG"),
@@ -82,6 +84,7 @@ EVAL_SETS: dict[str, tuple[str, ...]] = {
     "zhie_gold/test_round4": LABELS,
     "zhie_gold/test_round5": LABELS,
     "zhie_gold/test_round6": LABELS,
+    "zhie_gold/test_round7": LABELS,
     "samples": LABELS,
     # for error analysis while tuning (`--set zhie_gold/dev --errors FILE`); not scored by default
     "zhie_gold/dev": LABELS,

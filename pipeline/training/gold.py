@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections import Counter
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from spacy.scorer import PRFScore
 
 from ..components.schema import ENTITY_LABELS, RELATION_TYPES, sentence_index
 from ..components.scorer import prf_dict
 from ..jsonl import read_jsonl, write_jsonl
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 
 # ------------------------------------------------------------- selection
@@ -64,18 +68,35 @@ def candidates_inews() -> Iterator[dict]:
                        "text": stripped}
 
 
-def candidates_finre() -> Iterator[dict]:
-    """Sentences of FinRE's train split (financial internet news, MIT), each once:
-    signings, stakes and executives between named companies. FinRE masks
-    numbers as ``<N>``; such sentences are skipped (no real text has them)."""
+def candidates_finre(splits: tuple[str, ...] = ("train",)) -> Iterator[dict]:
+    """Sentences of FinRE's ``splits`` (``train``, ``valid``; financial internet
+    news, MIT), each once: signings, stakes and executives between named
+    companies. FinRE masks numbers as ``<N>``; such sentences are skipped (no
+    real text has them). Its test split is left to whoever scores on it."""
     from ..paths import corpora_dir
 
     seen: set[str] = set()
-    for line_no, line in enumerate((corpora_dir() / "finre" / "train.txt").open(encoding="utf-8")):
-        parts = line.rstrip("\n").split("\t")
-        if len(parts) == 4 and parts[3] not in seen and "<N>" not in parts[3]:
-            seen.add(parts[3])
-            yield {"source": "finre:train", "position": f"line {line_no + 1}", "text": parts[3]}
+    for split in splits:
+        for line_no, line in enumerate((corpora_dir() / "finre" / f"{split}.txt").open(encoding="utf-8")):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 4 and parts[3] not in seen and "<N>" not in parts[3]:
+                seen.add(parts[3])
+                yield {"source": f"finre:{split}", "position": f"line {line_no + 1}", "text": parts[3]}
+
+
+def candidates_fewfc() -> Iterator[dict]:
+    """Sentences of FewFC's train documents (financial announcements and news,
+    CC BY-SA 4.0): contracts, bids, investments between named companies.
+    Every tenth document is the converted corpus's dev split and is skipped,
+    as in ``corpora.read_fewfc``."""
+    from ..paths import corpora_dir
+
+    for fname in ("train_base.json", "train_trans.json"):
+        for i, line in enumerate((corpora_dir() / "fewfc" / fname).open(encoding="utf-8")):
+            if i % 10 == 9:
+                continue
+            for offset, sent in sentences(json.loads(line)["content"]):
+                yield {"source": f"fewfc:{fname}", "position": f"line {i + 1}, char {offset}", "text": sent}
 
 
 # A second selection round, for the relations the first round left short.
@@ -119,18 +140,39 @@ SPARSE_RELATIONS = {
 }
 
 
+# What a relation needs tagged before an item can show it (round 6 on): a
+# regex hit counts only where a model finds at least these entities, so fewer
+# items are spent on signings between unnamed parties or visits to nowhere.
+RELATION_NEEDS = {
+    "agreement": {"ORG": 2},
+    "located": {"ORG": 1, "GPE": 1},
+    "visits": {"PERSON": 1, "GPE|ORG": 1},
+    "member_of": {"PERSON": 1, "ORG": 1},
+}
+
+
+def has_entities(labels: Counter, need: dict[str, int]) -> bool:
+    """Whether the label counts ``labels`` meet ``need`` (``"GPE|ORG"`` counts either)."""
+    return all(sum(labels[l] for l in key.split("|")) >= k for key, k in need.items())
+
+
 def select(n: int, seed: int = 0, topics: dict[str, re.Pattern] | None = None,
            exclude: set[str] = frozenset(), first_id: int = 0, max_len: int = 160,
-           candidates: Iterable[dict] | None = None) -> list[dict]:
+           candidates: Iterable[dict] | None = None, nlp: "Language | None" = None,
+           needs: dict[str, dict[str, int]] | None = None) -> list[dict]:
     """``n`` items in the target register, balanced over ``topics`` (default
     ``TOPICS``), drawn from ``candidates`` (default People's Daily and inews),
-    skipping texts in ``exclude``; ids count from ``first_id``."""
+    skipping texts in ``exclude``; ids count from ``first_id``. With ``nlp``,
+    a topic's hit counts only where ``nlp`` tags the entities ``needs``
+    (default ``RELATION_NEEDS``) asks of that topic."""
     rng = random.Random(seed)
     topics = topics or TOPICS
+    needs = RELATION_NEEDS if needs is None else needs
     pools: dict[str, list[dict]] = {t: [] for t in topics}
     seen = set(exclude)
     if candidates is None:
         candidates = [*candidates_people_daily(), *candidates_inews()]
+    hit_lists: list[tuple[dict, list[str]]] = []
     for cand in candidates:
         text = cand["text"]
         if not 15 <= len(text) <= max_len or text in seen or "http" in text or "www" in text:
@@ -139,6 +181,12 @@ def select(n: int, seed: int = 0, topics: dict[str, re.Pattern] | None = None,
         if not hits or (hits == ["title"] and len(text) < 30):
             continue
         seen.add(text)
+        hit_lists.append((cand, hits))
+    if nlp is not None:
+        docs = nlp.pipe((cand["text"] for cand, _ in hit_lists), batch_size=64)
+        hit_lists = [(cand, kept) for (cand, hits), doc in zip(hit_lists, docs)
+                     if (kept := [t for t in hits if has_entities(Counter(e.label_ for e in doc.ents), needs.get(t, {}))])]
+    for cand, hits in hit_lists:
         rarest = min(hits, key=lambda t: len(pools[t]))
         pools[rarest].append(cand)
     for pool in pools.values():

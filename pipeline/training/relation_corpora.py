@@ -580,7 +580,7 @@ def read_gold_relations(root: Path, split: str, counts: Counter | None = None) -
 
 RELATION_READERS: dict[str, tuple[RelationReader, tuple[str, ...]]] = {
     "zhie_gold": (read_gold_relations, ("train", "train_relayout", "dev", "test", "test_focus", "test_round4",
-                                        "test_round5", "test_round6")),
+                                        "test_round5", "test_round6", "test_round7")),
     "cluener": (read_cluener_relations, ("train", "dev")),
     "resume": (read_resume_relations, ("train", "dev", "test")),
     "fewfc": (read_fewfc_relations, ("train", "dev")),
