@@ -329,22 +329,28 @@ FEWFC_ROLES = {"sub-org": "ORG", "obj-org": "ORG", "target-company": "ORG", "sha
                "sub-per": "PERSON", "obj-per": "PERSON", "share-per": "PERSON"}
 
 
-def read_fewfc(root: Path, split: str) -> Iterator[Record]:
-    """FewFC annotates event arguments only, so records are partial (``complete``
-    False). It has no dev split: every tenth document is held out as dev."""
+def fewfc_documents(root: Path, split: str) -> Iterator[tuple[str, int, dict]]:
+    """``(file name, line index, document)`` of FewFC's ``split``. FewFC has no
+    dev split: every tenth document is held out as dev, here for every reader
+    (entities, relations, gold candidates)."""
     for fname in ("train_base.json", "train_trans.json"):
         for i, line in enumerate((root / "fewfc" / fname).open(encoding="utf-8")):
-            if ("dev" if i % 10 == 9 else "train") != split:
-                continue
-            d = json.loads(line)
-            ents = {}
-            for event in d["events"]:
-                for m in event["mentions"]:
-                    if m["role"] in FEWFC_ROLES:
-                        s, e = m["span"]
-                        ents[(s, e)] = FEWFC_ROLES[m["role"]]
-            yield finish(f"fewfc/{fname}/{i}", "fewfc", split, d["content"],
-                         [(s, e, lab) for (s, e), lab in ents.items()], [], complete=False)
+            if ("dev" if i % 10 == 9 else "train") == split:
+                yield fname, i, json.loads(line)
+
+
+def read_fewfc(root: Path, split: str) -> Iterator[Record]:
+    """FewFC annotates event arguments only, so records are partial (``complete``
+    False); its dev split is every tenth document (:func:`fewfc_documents`)."""
+    for fname, i, d in fewfc_documents(root, split):
+        ents = {}
+        for event in d["events"]:
+            for m in event["mentions"]:
+                if m["role"] in FEWFC_ROLES:
+                    s, e = m["span"]
+                    ents[(s, e)] = FEWFC_ROLES[m["role"]]
+        yield finish(f"fewfc/{fname}/{i}", "fewfc", split, d["content"],
+                     [(s, e, lab) for (s, e), lab in ents.items()], [], complete=False)
 
 
 def read_gold(root: Path, split: str) -> Iterator[Record]:

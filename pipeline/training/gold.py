@@ -87,16 +87,13 @@ def candidates_finre(splits: tuple[str, ...] = ("train",)) -> Iterator[dict]:
 def candidates_fewfc() -> Iterator[dict]:
     """Sentences of FewFC's train documents (financial announcements and news,
     CC BY-SA 4.0): contracts, bids, investments between named companies.
-    Every tenth document is the converted corpus's dev split and is skipped,
-    as in ``corpora.read_fewfc``."""
+    The converted corpus's dev documents are never candidates."""
     from ..paths import corpora_dir
+    from .corpora import fewfc_documents
 
-    for fname in ("train_base.json", "train_trans.json"):
-        for i, line in enumerate((corpora_dir() / "fewfc" / fname).open(encoding="utf-8")):
-            if i % 10 == 9:
-                continue
-            for offset, sent in sentences(json.loads(line)["content"]):
-                yield {"source": f"fewfc:{fname}", "position": f"line {i + 1}, char {offset}", "text": sent}
+    for fname, i, doc in fewfc_documents(corpora_dir(), "train"):
+        for offset, sent in sentences(doc["content"]):
+            yield {"source": f"fewfc:{fname}", "position": f"line {i + 1}, char {offset}", "text": sent}
 
 
 # A second selection round, for the relations the first round left short.

@@ -41,7 +41,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..components.schema import RELATION_TYPES, sentence_index
 from ..paths import GOLD_DIR, corpora_dir
-from .corpora import MONEY_PATTERN, is_gpe, read_cluener, read_resume
+from .corpora import MONEY_PATTERN, fewfc_documents, is_gpe, read_cluener, read_resume
 from .gold import validate
 
 Record = dict
@@ -444,43 +444,39 @@ def read_fewfc_relations(root: Path, split: str, counts: Counter | None = None) 
     """agreement_with and amount from FewFC events (see ``FEWFC_DEALS``).
     Entities are the event arguments only (the records are partial for
     entities, complete for the judged relations among them). Every tenth
-    document is dev, as in ``corpora.read_fewfc``."""
-    for fname in ("train_base.json", "train_trans.json"):
-        for i, line in enumerate((root / "fewfc" / fname).open(encoding="utf-8")):
-            if ("dev" if i % 10 == 9 else "train") != split:
-                continue
-            d = json.loads(line)
-            text = d["content"]
-            ents: dict[Span, str] = {}
-            withheld: set[Span] = set()
-            rels: set[Rel] = set()
-            conflict, complete, kinds = False, True, set()
-            for ev in d["events"]:
-                kind, e_ents, e_withheld, e_rels, e_complete = _fewfc_event(ev, root)
-                for sp, label in e_ents.items():
-                    conflict |= ents.setdefault(sp, label) != label
-                withheld |= e_withheld
-                rels |= e_rels
-                complete &= e_complete
-                kinds.add(kind)
-            # an argument left out by one event (a target, a fine) but an entity
-            # of another would turn an undecided pair into a negative: judge nothing
-            conflict |= any(a < we and ws < b for a, b in ents for ws, we in withheld)
-            if conflict:
-                _count(counts, "unjudged_conflict")
-                continue
-            same = _same_sentence(text)
-            crossing = {r for r in rels if not same(r[0], r[1])}
-            _count(counts, "cross_sentence_relations", len(crossing))  # not relations (GUIDELINES)
-            rels -= crossing
-            judged = []
-            if complete and sum(1 for lab in ents.values() if lab == "ORG") >= 2 and kinds & {"deal", "non_deal"}:
-                judged.append("agreement_with")
-            if complete and any(lab == "amount" for *_, lab in rels):
-                judged.append("amount")
-            out = _checked(_build(f"fewfc/{fname}/{i}", "fewfc", split, text, ents, rels, judged), counts)
-            if out:
-                yield out
+    document is dev (``corpora.fewfc_documents``)."""
+    for fname, i, d in fewfc_documents(root, split):
+        text = d["content"]
+        ents: dict[Span, str] = {}
+        withheld: set[Span] = set()
+        rels: set[Rel] = set()
+        conflict, complete, kinds = False, True, set()
+        for ev in d["events"]:
+            kind, e_ents, e_withheld, e_rels, e_complete = _fewfc_event(ev, root)
+            for sp, label in e_ents.items():
+                conflict |= ents.setdefault(sp, label) != label
+            withheld |= e_withheld
+            rels |= e_rels
+            complete &= e_complete
+            kinds.add(kind)
+        # an argument left out by one event (a target, a fine) but an entity
+        # of another would turn an undecided pair into a negative: judge nothing
+        conflict |= any(a < we and ws < b for a, b in ents for ws, we in withheld)
+        if conflict:
+            _count(counts, "unjudged_conflict")
+            continue
+        same = _same_sentence(text)
+        crossing = {r for r in rels if not same(r[0], r[1])}
+        _count(counts, "cross_sentence_relations", len(crossing))  # not relations (GUIDELINES)
+        rels -= crossing
+        judged = []
+        if complete and sum(1 for lab in ents.values() if lab == "ORG") >= 2 and kinds & {"deal", "non_deal"}:
+            judged.append("agreement_with")
+        if complete and any(lab == "amount" for *_, lab in rels):
+            judged.append("amount")
+        out = _checked(_build(f"fewfc/{fname}/{i}", "fewfc", split, text, ents, rels, judged), counts)
+        if out:
+            yield out
 
 
 # ------------------------------------------------------------------ DuIE
