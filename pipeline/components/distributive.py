@@ -33,13 +33,14 @@ BEFORE_GAP = re.compile(r"[^，。；！？,;\n]{0,8}")  # 两家银行 / 等 / 
 PARTY_LABELS = ("ORG", "GPE", "PERSON")
 
 
-def _runs(text: str, ents: list[Entity]) -> list[list[Entity]]:
-    """Maximal lists: consecutive entities of one label with only a separator between them."""
+def entity_lists(text: str, ents: list[Entity], separator: re.Pattern = SEPARATOR) -> list[list[Entity]]:
+    """Maximal lists of ``ents`` (sorted): consecutive entities of one label with only a
+    ``separator`` between them (single entities are lists of one)."""
     runs: list[list[Entity]] = []
     for e in ents:
         if runs:
             last = runs[-1][-1]
-            if last[2] == e[2] and SEPARATOR.fullmatch(text[last[1]:e[0]]):
+            if last[2] == e[2] and separator.fullmatch(text[last[1]:e[0]]):
                 runs[-1].append(e)
                 continue
         runs.append([e])
@@ -57,11 +58,11 @@ def parallel_lists(text: str, entities: Iterable[Entity]) -> list[tuple[list[Ent
         k = sent[m.start()]
         here = [e for e in ents if sent[e[0]] == k]
         moneys = [e for e in here if e[2] == "MONEY" and e[0] >= m.end()]
-        amounts = next((r for r in _runs(text, moneys) if len(r) >= 2), None)
+        amounts = next((r for r in entity_lists(text, moneys) if len(r) >= 2), None)
         if amounts is None:
             continue
         parties_around = [e for e in here if e[2] in PARTY_LABELS]
-        runs = _runs(text, parties_around)
+        runs = entity_lists(text, parties_around)
         after = AFTER.match(text, m.start()).end()
         parties = next((r for r in runs if r[0][0] == after and r[-1][1] <= amounts[0][0]), None)
         if parties is None or len(parties) < 2:

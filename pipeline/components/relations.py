@@ -38,6 +38,7 @@ from spacy.vocab import Vocab
 from thinc.api import Linear, Model, Ops, Optimizer, Relu, chain, set_dropout_rate
 from thinc.types import Floats2d, Ints2d
 
+from .coordination import share_coordinated
 from .distributive import pair_distributive
 from .extensions import install_extensions
 from .schema import ENTITY_LABELS, RELATION_LABELS, RELATION_TYPES, allowed_labels, sentence_index
@@ -263,13 +264,15 @@ def _pairs_forward(model: Model, inputs: tuple[list[Doc], list[Ints2d]], is_trai
         "get_candidates": {"@misc": "zhie.relation_candidates.v1", "max_distance": 80},
         "entity_labels": list(ENTITY_LABELS),
         "threshold": 0.5,
+        "coordination": True,
         "distributive": True,
         "scorer": {"@scorers": "zhie.relation_scorer.v1"},
     },
     default_score_weights={"rel_micro_f": 1.0, "rel_micro_p": 0.0, "rel_micro_r": 0.0, "rel_f_per_type": None},
 )
 def make_relation_extractor(nlp: Language, name: str, model: Model, get_candidates: Callable, entity_labels: list[str],
-                            threshold: float, distributive: bool, scorer: Optional[Callable]) -> "RelationExtractor":
+                            threshold: float, coordination: bool, distributive: bool,
+                            scorer: Optional[Callable]) -> "RelationExtractor":
     """Create a ``relation_extractor``: labelled, directed relations between ``doc.ents``.
 
     model (Model): the pair model (``zhie.RelationModel.v1``), one logit per candidate pair and label.
@@ -279,12 +282,15 @@ def make_relation_extractor(nlp: Language, name: str, model: Model, get_candidat
     entity_labels (List[str]): the NER labels the pair features distinguish; kept in the
         component's ``cfg`` and saved with it.
     threshold (float): the probability at or above which a relation is written.
+    coordination (bool): give a relation found for one member of a list (A、B和C) to the
+        other members on the sides the gold shares (``pipeline.components.coordination``).
     distributive (bool): pair the n-th party with the n-th amount after 分别
         (``pipeline.components.distributive``) instead of trusting every predicted pair.
     scorer (Optional[Callable]): the scoring method (``zhie.relation_scorer.v1``).
     """
     return RelationExtractor(nlp.vocab, model, name, get_candidates=get_candidates, entity_labels=entity_labels,
-                             threshold=threshold, distributive=distributive, scorer=scorer)
+                             threshold=threshold, coordination=coordination, distributive=distributive,
+                             scorer=scorer)
 
 
 class RelationExtractor(TrainablePipe):
@@ -292,7 +298,8 @@ class RelationExtractor(TrainablePipe):
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "relation_extractor", *,
                  get_candidates: Callable = candidate_pairs, entity_labels: Iterable[str] = ENTITY_LABELS,
-                 threshold: float = 0.5, distributive: bool = True, scorer: Optional[Callable] = None) -> None:
+                 threshold: float = 0.5, coordination: bool = True, distributive: bool = True,
+                 scorer: Optional[Callable] = None) -> None:
         """Initialise the component.
 
         vocab (Vocab): the shared vocabulary.
@@ -301,6 +308,7 @@ class RelationExtractor(TrainablePipe):
         get_candidates (Callable): the candidate generator.
         entity_labels (Iterable[str]): the entity labels of the pair features (``cfg``).
         threshold (float): the minimum probability of a written relation (``cfg``).
+        coordination (bool): share relations across the members of a list.
         distributive (bool): apply the 分别 pairing to the predictions.
         scorer (Optional[Callable]): the scoring method.
         """
@@ -309,6 +317,7 @@ class RelationExtractor(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
+        self.coordination = coordination
         self.distributive = distributive
         self.get_candidates = get_candidates
         self.cfg = {"labels": [], "entity_labels": list(entity_labels), "threshold": threshold}
@@ -376,8 +385,11 @@ class RelationExtractor(TrainablePipe):
                     if p >= threshold:
                         rels.append({"head": (h.start_char, h.end_char), "tail": (t.start_char, t.end_char),
                                      "label": self.labels[j], "score": round(float(p), 4)})
+            ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+            if self.coordination:
+                rels = share_coordinated(doc.text, ents, rels)
             if self.distributive and "分别" in doc.text:
-                rels = pair_distributive(doc.text, [(e.start_char, e.end_char, e.label_) for e in doc.ents], rels)
+                rels = pair_distributive(doc.text, ents, rels)
             doc._.relations = rels
 
     # -- training
