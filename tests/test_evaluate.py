@@ -76,6 +76,9 @@ def test_floors_from_scores_keep_labels_with_enough_gold():
     floors, lowered = floors_from_scores({"x/dev": sc.as_dict()}, previous)
     assert floors == {"x/dev": {"micro": 0.94, "PERSON": 0.907, "ORG": 0.5}, "y/dev": {"micro": 0.8}}
     assert lowered == ["x/dev PERSON: 0.96 -> 0.907 (F 0.9474)"]
+    # a missed floor of a label with too little gold for a floor of its own is reset, not dropped
+    floors, lowered = floors_from_scores({"x/dev": sc.as_dict()}, {"x/dev": {"ORG": 1.01}})
+    assert floors["x/dev"]["ORG"] == 0.96 and lowered == ["x/dev ORG: 1.01 -> 0.96 (F 1.0000)"]
 
 
 def test_relations_end_to_end_need_both_spans_and_the_label():

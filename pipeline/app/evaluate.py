@@ -280,13 +280,15 @@ def floors_from_scores(scores: dict[str, dict], previous: dict[str, dict[str, fl
         old = previous.get(name, {})
         floors[name] = {}
         for label in [*rule, *(k for k in old if k not in rule)]:
-            new = round(max(rule.get(label, 0.0), 0.0), 3) if label in rule else None
-            if label in old and got.get(label, 0.0) >= old[label]:
-                floors[name][label] = max(old[label], new if new is not None else old[label])
-            elif new is not None:
+            new = round(max(rule[label], 0.0), 3) if label in rule else None
+            if label not in old:
                 floors[name][label] = new
-                if label in old:
-                    lowered.append(f"{name} {label}: {old[label]} -> {new} (F {got.get(label, 0.0):.4f})")
+            elif got.get(label, 0.0) >= old[label]:
+                floors[name][label] = max(old[label], new if new is not None else old[label])
+            else:  # missed: reset by the margin rule even where the gold is now small
+                margin = micro_margin if label == "micro" else label_margin
+                floors[name][label] = new if new is not None else round(max(got.get(label, 0.0) - margin, 0.0), 3)
+                lowered.append(f"{name} {label}: {old[label]} -> {floors[name][label]} (F {got.get(label, 0.0):.4f})")
     # sets this run did not score keep their floors
     floors.update({k: v for k, v in previous.items() if k not in floors and not k.startswith("_")})
     return floors, lowered
