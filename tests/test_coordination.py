@@ -3,15 +3,7 @@
 import pytest
 
 from pipeline.components.coordination import SHARED_SIDES, list_mates, share_coordinated
-
-
-def offsets(text, mentions):
-    out, pos = [], 0
-    for mention, label in mentions:
-        start = text.index(mention, pos)
-        out.append((start, start + len(mention), label))
-        pos = start + len(mention)
-    return out
+from mentions import offsets
 
 
 def rel(ents, h, t, label, score=0.9):

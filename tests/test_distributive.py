@@ -6,6 +6,7 @@ import pytest
 
 from pipeline.components.distributive import pair_distributive, parallel_lists
 from pipeline.components.events import assemble_events
+from mentions import offsets
 
 # (sentence, entities in reading order, subject (its amount relations apply to every sum), parties, amounts)
 TABLE = [
@@ -36,15 +37,6 @@ TABLE = [
     ("襄城县与长葛市分别完成投资 3000 万元、1200 万元。",
      [("襄城县", "GPE"), ("长葛市", "GPE"), ("3000 万元", "MONEY"), ("1200 万元", "MONEY")], [], [0, 1], [2, 3]),
 ]
-
-
-def offsets(text, mentions):
-    out, pos = [], 0
-    for mention, label in mentions:
-        start = text.index(mention, pos)
-        out.append((start, start + len(mention), label))
-        pos = start + len(mention)
-    return out
 
 
 @pytest.mark.parametrize("text,mentions,subject,parties,amounts", TABLE, ids=[t[0][:12] for t in TABLE])
