@@ -274,21 +274,17 @@ def floors_from_scores(scores: dict[str, dict], previous: dict[str, dict[str, fl
     previous = previous or {}
     for name, sc in scores.items():
         got = {"micro": sc["micro"]["f"], **{k: v["f"] for k, v in sc["per_label"].items()}}
-        rule = {"micro": got["micro"] - micro_margin}
-        rule.update({k: v["f"] - label_margin for k, v in sorted(sc["per_label"].items())
-                     if v["tp"] + v["fn"] >= min_gold})
+        ruled = ["micro", *(k for k, v in sorted(sc["per_label"].items()) if v["tp"] + v["fn"] >= min_gold)]
         old = previous.get(name, {})
         floors[name] = {}
-        for label in [*rule, *(k for k in old if k not in rule)]:
-            new = round(max(rule[label], 0.0), 3) if label in rule else None
-            if label not in old:
-                floors[name][label] = new
-            elif got.get(label, 0.0) >= old[label]:
-                floors[name][label] = max(old[label], new if new is not None else old[label])
-            else:  # missed: reset by the margin rule even where the gold is now small
-                margin = micro_margin if label == "micro" else label_margin
-                floors[name][label] = new if new is not None else round(max(got.get(label, 0.0) - margin, 0.0), 3)
-                lowered.append(f"{name} {label}: {old[label]} -> {floors[name][label]} (F {got.get(label, 0.0):.4f})")
+        for label in [*ruled, *(k for k in old if k not in ruled)]:
+            margin = micro_margin if label == "micro" else label_margin
+            floor = round(max(got.get(label, 0.0) - margin, 0.0), 3)
+            if label in old and got.get(label, 0.0) >= old[label]:
+                floor = max(old[label], floor) if label in ruled else old[label]
+            elif label in old:  # missed: reset by the margin rule, even where the gold is now small
+                lowered.append(f"{name} {label}: {old[label]} -> {floor} (F {got.get(label, 0.0):.4f})")
+            floors[name][label] = floor
     # sets this run did not score keep their floors
     floors.update({k: v for k, v in previous.items() if k not in floors and not k.startswith("_")})
     return floors, lowered

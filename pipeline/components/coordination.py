@@ -76,7 +76,7 @@ def share_coordinated(text: str, entities: Iterable[Entity], relations: list[dic
     mates = list_mates(text, entities)
     if not mates:
         return relations
-    out = {(tuple(r["head"]), tuple(r["tail"]), r["label"]): r for r in relations}
+    out = {(tuple(r["head"]), tuple(r["tail"]), r["label"]): dict(r) for r in relations}  # the caller's dicts stay
     todo = list(out.values())
     while todo:  # a copy is copied on: A、B visit X、Y from A -> X alone
         rel = todo.pop()
