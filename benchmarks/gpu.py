@@ -56,6 +56,7 @@ def measure(model: Path, docs_path: Path, out: Path, batch_sizes: list[int]) -> 
     # what the entry points register when zhie is installed (on the device machine it is not)
     import pipeline.components.architectures  # noqa: F401  (zhie.Transformer.v1)
     import pipeline.components.events  # noqa: F401  (the event_assembler factory)
+    import pipeline.components.titles  # noqa: F401  (the drop_nameless_titles factory)
     import pipeline.components.relations  # noqa: F401  (relation_extractor, zhie.relation_candidates.v1)
     import pipeline.components.scorer  # noqa: F401  (zhie.relation_scorer.v1)
 

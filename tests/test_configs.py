@@ -60,7 +60,7 @@ def test_joint_config_trains_ner_and_relations_on_one_transformer(tmp_path, monk
     monkeypatch.setenv("ZHIE_CACHE", str(tmp_path / "cache"))
     config = load_config(CONFIGS / "ner_rel_cpu.cfg")
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
-    assert nlp.pipe_names == ["gazetteer", "transformer", "ner", "relation_extractor", "event_assembler"]
+    assert nlp.pipe_names == ["gazetteer", "transformer", "ner", "drop_nameless_titles", "relation_extractor", "event_assembler"]
     assert not (tmp_path / "cache").exists()
     listeners = nlp.get_pipe("transformer").listener_map
     assert set(listeners) == {"ner", "relation_extractor"}  # one forward pass feeds both

@@ -302,7 +302,9 @@ def test_read_cluener(fake):
     assert miss(r1) == []
     assert r1["text"][22:27] == "100万元"
     (t0, t1) = C.read_cluener(fake, "train")
-    assert ents(t1) == [(7, 9, "TITLE")] and miss(t1) == [(2, 6)]   # 物美超市 is no GPE
+    assert ents(t0) == [(0, 4, "TITLE"), (4, 7, "PERSON")]           # 市委书记史根治: held
+    # 物美超市 is no GPE; 经理 belongs to no named person (rule 8): outside
+    assert ents(t1) == [] and miss(t1) == [(2, 6)]
 
 
 def test_readers_use_the_gazetteer_of_the_folder_they_read(fake, isolated, monkeypatch):
@@ -324,6 +326,48 @@ def test_read_resume(fake):
     assert not any(s == 8 for s, _ in miss(r0))
     assert ents(r1) == [(0, 2, "PERSON"), (3, 6, "TITLE"), (7, 8, "PERSON")]
     assert r1["text"] == "王五任总经理，鲁为笔名。" and r1["complete"] is True
+
+
+# GUIDELINES rule 8 on corpora that tag every post: (text, spans, kept TITLEs, missing)
+RULE_8 = [
+    ("市委书记、市长王堃出席", [(0, 4, "TITLE"), (5, 7, "TITLE"), (7, 9, "PERSON")],
+     ["市委书记", "市长"], []),
+    ("国家发改委政策研究室副主任兼新闻发言人孟玮表示",
+     [(0, 10, "ORG"), (10, 13, "TITLE"), (14, 19, "TITLE"), (19, 21, "PERSON")], ["副主任", "新闻发言人"], []),
+    ("南宁 记者 梁静 通讯员 孙晓梅", [(0, 2, "GPE"), (3, 5, "TITLE"), (6, 8, "PERSON"), (9, 12, "TITLE"),
+                                   (13, 16, "PERSON")], ["记者", "通讯员"], []),
+    ("代理副中队长程磊中尉，还原", [(2, 6, "TITLE"), (6, 8, "PERSON"), (8, 10, "TITLE")],
+     ["副中队长", "中尉"], []),
+    # no name in the sentence: outside (a résumé's career, 记者从……了解到)
+    ("历任公司副总经理、总工程师，", [(4, 8, "TITLE"), (9, 13, "TITLE")], [], []),
+    ("记者从增城气象台了解到", [(0, 2, "TITLE"), (3, 8, "ORG")], [], []),
+    # a name in another sentence does not hold it
+    ("张三来了。记者了解到", [(0, 2, "PERSON"), (5, 7, "TITLE")], [], []),
+    # a name in the sentence but not next to the post: unknown
+    ("李永春和其他经营业户搬回", [(0, 3, "PERSON"), (6, 10, "TITLE")], [], ["经营业户"]),
+    ("王五任总经理", [(0, 2, "PERSON"), (3, 6, "TITLE")], [], ["总经理"]),
+    ("张三市长，李四同志", [(0, 2, "PERSON"), (2, 4, "TITLE"), (5, 7, "PERSON")], ["市长"], []),
+]
+
+
+@pytest.mark.parametrize("text,spans,kept,missing", RULE_8)
+def test_posts_by_rule_8(text, spans, kept, missing):
+    ents_out, miss_out = C.posts_by_rule_8(text, spans)
+    assert [text[s:e] for s, e, lab in ents_out if lab == "TITLE"] == kept
+    assert [text[s:e] for s, e in miss_out] == missing
+    assert [x for x in ents_out if x[2] != "TITLE"] == [x for x in spans if x[2] != "TITLE"]
+
+
+def test_read_resume_posts_of_a_sentence_without_a_name_are_outside(tmp_path):
+    # Resume breaks sentences at commas: 现任董事长 continues 李四's sentence
+    lines = [("李四，", [(0, 2, "NAME")]), ("现任公司董事长。", [(4, 7, "TITLE")]),
+             ("历任公司副总经理。", [(4, 8, "TITLE")])]
+    _bmes(tmp_path / "resume_ner" / "dev.char.bmes", [_tagged(*line) for line in lines])
+    recs = list(C.read_resume(tmp_path, "dev"))
+    assert [r["id"] for r in recs] == ["resume/dev/0-1", "resume/dev/2"]   # one record per sentence
+    assert recs[0]["text"] == "李四，现任公司董事长。"
+    assert ents(recs[0]) == [(0, 2, "PERSON"), (7, 10, "TITLE")]
+    assert ents(recs[1]) == [] and miss(recs[1]) == []
 
 
 def test_read_people_daily(fake):

@@ -132,7 +132,7 @@ def test_loading_and_scoring_the_shipped_model_imports_no_training_or_app_code(m
     assert "pipeline.components.relations" in modules  # found through the entry points
     assert not modules & {"datasets", "pyarrow", "duckdb"}
     assert not [m for m in modules if m.startswith(("pipeline.training", "pipeline.app"))]
-    assert got["pipes"] == ["gazetteer", "transformer", "ner", "relation_extractor", "event_assembler"]
+    assert got["pipes"] == ["gazetteer", "transformer", "ner", "drop_nameless_titles", "relation_extractor", "event_assembler"]
     assert got["rel_f"] is not None
     # the whole flow, as spaCy sees it
     assert got["analysis"]["relation_extractor"]["requires"] == ["doc.ents"]
@@ -155,7 +155,8 @@ def test_entry_points_are_declared_and_resolve():
     groups = {g: dict(e.split("=", 1) for e in v) for g, v in json.loads(out.stdout).items()}
     want = {
         "spacy_factories": {"relation_extractor": "pipeline.components.relations:make_relation_extractor",
-                            "event_assembler": "pipeline.components.events:make_event_assembler"},
+                            "event_assembler": "pipeline.components.events:make_event_assembler",
+                            "drop_nameless_titles": "pipeline.components.titles:make_drop_nameless_titles"},
         "spacy_architectures": {"zhie.Transformer.v1": "pipeline.components.architectures:create_transformer",
                                 "zhie.TransformerListener.v1": "pipeline.components.architectures:create_listener",
                                 "zhie.RelationModel.v1": "pipeline.components.relations:build_relation_model"},
@@ -171,6 +172,7 @@ def test_entry_points_are_declared_and_resolve():
     check = ("import spacy\n"
              "nlp = spacy.blank('zh')\n"
              "assert nlp.add_pipe('event_assembler').name == 'event_assembler'\n"
+             "assert nlp.add_pipe('drop_nameless_titles').name == 'drop_nameless_titles'\n"
              "assert type(nlp.add_pipe('relation_extractor')).__name__ == 'RelationExtractor'\n"
              "for reg, name in [('architectures', 'zhie.RelationModel.v1'), ('architectures', 'zhie.Transformer.v1'),"
              " ('scorers', 'zhie.relation_scorer.v1'), ('misc', 'zhie.relation_candidates.v1'),"

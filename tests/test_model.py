@@ -48,7 +48,7 @@ def test_meta_records_training_data_and_scores():
 
 def test_spacy_load_finds_the_same_pipeline(nlp):
     again = spacy.load(MODEL)
-    assert again.pipe_names == nlp.pipe_names == ["gazetteer", "transformer", "ner", "relation_extractor", "event_assembler"]
+    assert again.pipe_names == nlp.pipe_names == ["gazetteer", "transformer", "ner", "drop_nameless_titles", "relation_extractor", "event_assembler"]
 
 
 def test_tags_officials_posts_and_money(nlp):

@@ -103,14 +103,18 @@ def test_cluener_adjacency(tmp_path):
         _cluener("陈嘉上导演的《画皮》上映。", {"name": ["陈嘉上"], "position": ["导演"]}),
         # 专家 is no post: left out, nothing to judge
         _cluener("专家张三表示。", {"name": ["张三"], "position": ["专家"]}),
-        # a second post in the sentence that the rule cannot place -> record unjudged
+        # a second post apart from the name: whose it is is unknown (rule 8, corpora.posts_by_rule_8),
+        # so it is no candidate and the post next to the name is judged
         _cluener("董事长张三会见了总经理。", {"name": ["张三"], "position": ["董事长", "总经理"]}),
     ]
     _jsonl(tmp_path / "cluener2020" / "train.json", rows)
     recs = list(R.read_cluener_relations(tmp_path, "train"))
     _all_valid(recs)
     by_id = {r["id"]: r for r in recs}
-    assert sorted(by_id) == ["cluener/train/0", "cluener/train/1", "cluener/train/2", "cluener/train/3"]
+    assert sorted(by_id) == ["cluener/train/0", "cluener/train/1", "cluener/train/2", "cluener/train/3",
+                             "cluener/train/7"]
+    assert rels(by_id["cluener/train/7"]) == {("张三", "has_title", "董事长")}
+    assert ("总经理", "TITLE") not in ents(by_id["cluener/train/7"])
     assert rels(by_id["cluener/train/0"]) == {("张三", "has_title", "行长"), ("李四", "has_title", "行长"),
                                               ("张三", "member_of", "中原银行"), ("李四", "member_of", "中原银行")}
     assert by_id["cluener/train/0"]["judged"] == ["has_title", "member_of"]

@@ -45,7 +45,7 @@ def test_a_name_loads_its_installed_package_first(monkeypatch):
 
 def test_sm_is_a_cnn_pipeline_with_the_same_labels(sm):
     trf_meta = json.loads((pipeline.model_path("trf") / "meta.json").read_text(encoding="utf-8"))
-    assert sm.pipe_names == ["tok2vec", "ner", "relation_extractor", "event_assembler"]
+    assert sm.pipe_names == ["tok2vec", "ner", "drop_nameless_titles", "relation_extractor", "event_assembler"]
     # the same components after the features (the transformer pipeline also has its gazetteer)
     assert sm.pipe_names[1:] == trf_meta["pipeline"][trf_meta["pipeline"].index("ner"):]
     assert sorted(sm.get_pipe("ner").labels) == sorted(trf_meta["labels"]["ner"])
@@ -61,7 +61,7 @@ def test_the_config_builds_the_shipped_pipeline(sm, tmp_path, monkeypatch):
     monkeypatch.setenv("ZHIE_CACHE", str(tmp_path / "cache"))
     nlp = load_model_from_config(load_config(ROOT / "configs" / "sm_cpu.cfg"), auto_fill=True, validate=True)
     assert nlp.pipe_names == sm.pipe_names
-    for name in ("tok2vec", "ner", "relation_extractor", "event_assembler"):
+    for name in ("tok2vec", "ner", "drop_nameless_titles", "relation_extractor", "event_assembler"):
         assert nlp.config["components"][name] == sm.config["components"][name], name
 
 

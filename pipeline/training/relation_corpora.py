@@ -273,31 +273,14 @@ def read_cluener_relations(root: Path, split: str, counts: Counter | None = None
 
 
 def _resume_sentences(root: Path, split: str) -> Iterator[tuple[str, str, list[Ent]]]:
-    """Resume lines joined back into sentences: the corpus breaks lines at
-    commas and semicolons too (高勇：男，… | 1966年出生，…项目经理。), and
-    GUIDELINES sentences end only at 。！？. Only a line that ends in ，；：
-    continues; one with no final punctuation is the end of a résumé (the next
-    line starts another person's)."""
-    buf: list[Record] = []
+    """Resume's sentences (``corpora.read_resume`` joins the corpus's lines back:
+    it breaks them at commas and semicolons too, and a line with no final
+    punctuation ends a résumé, so the next person's lines are never joined on)."""
     for rec in read_resume(root, split):
-        buf.append(rec)
-        if rec["text"].rstrip()[-1:] not in ("，", "；", "：", "、"):
-            yield _join(buf, split)
-            buf = []
-    if buf:
-        yield _join(buf, split)
-
-
-def _join(recs: list[Record], split: str) -> tuple[str, str, list[Ent]]:
-    first, last = recs[0]["id"].rsplit("/", 1)[1], recs[-1]["id"].rsplit("/", 1)[1]
-    rid = f"resume/{split}/{first}" + (f"-{last}" if last != first else "")
-    text, ents = "", []
-    for r in recs:
-        ents += [[len(text) + x["start"], len(text) + x["end"], x["label"],
-                  x["label"] == "ORG" and bool(GOV_BODY.search(r["text"][x["start"]:x["end"]]))]
-                 for x in r["entities"]]
-        text += r["text"]
-    return rid, text, ents
+        text = rec["text"]
+        yield rec["id"], text, [[x["start"], x["end"], x["label"],
+                                 x["label"] == "ORG" and bool(GOV_BODY.search(text[x["start"]:x["end"]]))]
+                                for x in rec["entities"]]
 
 
 def read_resume_relations(root: Path, split: str, counts: Counter | None = None) -> Iterator[Record]:
