@@ -4,7 +4,8 @@ Three layers with one-way imports (``tests/test_layers.py`` checks them)::
 
     pipeline/components/  what spacy.load needs: schema, layout, money, architectures,
          ^                relation_extractor and its scorer, event_assembler
-    pipeline/training/    corpora, relation corpora, gold tools, DocBins, backbone conversion
+    pipeline/training/    corpora, relation corpora, gold tools, DocBins, backbone conversion,
+                          training callbacks (dev curves, listener order)
          ^
     pipeline/app/         zhie CLI, archive reading, annotate runner, reports, timeline,
                           evaluation, shipping

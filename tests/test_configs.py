@@ -87,6 +87,16 @@ def test_continue_config_sources_both_parts():
     assert config["components"]["ner"] == {"source": "${paths.base_model}"}
 
 
+def test_joint_continue_config_sources_every_trained_part():
+    config = load_config(CONFIGS / "ner_rel_cpu_continue.cfg", interpolate=False)
+    for name in ("transformer", "ner", "relation_extractor"):
+        assert config["components"][name] == {"source": "${paths.base_model}"}
+    assert config["training"]["frozen_components"] == []
+    assert config["training"]["before_update"] == {"@callbacks": "zhie.listeners_last.v1", "components": ["ner"],
+                                                   "transformer": "transformer"}
+    assert config["training"]["score_weights"]["ents_f"] == config["training"]["score_weights"]["rel_micro_f"] == 0.5
+
+
 NER_CONFIGS = ["ner_cpu.cfg", "ner_gpu.cfg", "ner_hub.cfg", "ner_cpu_update.cfg", "ner_rel_cpu.cfg", "ner_head_update.cfg"]
 
 

@@ -122,7 +122,7 @@ def test_validator_catches_each_kind_of_error():
 
 def test_sentence_index_follows_the_guidelines():
     idx = sentence_index("甲。乙！丙\n\n丁")
-    assert idx == [0, 0, 1, 1, 2, 2, 2, 3]
+    assert idx == (0, 0, 1, 1, 2, 2, 2, 3)
 
 
 def test_relayout_carries_offsets_and_keeps_numbers_whole():

@@ -145,7 +145,7 @@ ENTRY_POINTS = r"""
 import json
 from importlib.metadata import entry_points
 print(json.dumps({g: sorted(f"{e.name}={e.value}" for e in entry_points(group=g))
-                  for g in ("spacy_factories", "spacy_architectures", "spacy_scorers", "spacy_misc", "console_scripts")}))
+                  for g in ("spacy_factories", "spacy_architectures", "spacy_scorers", "spacy_misc", "spacy_callbacks", "console_scripts")}))
 """
 
 
@@ -163,6 +163,7 @@ def test_entry_points_are_declared_and_resolve():
         "spacy_scorers": {"zhie.relation_scorer.v1": "pipeline.components.scorer:make_relation_scorer"},
         "spacy_misc": {"zhie.resolve_backbone.v1": "pipeline.training.backbone:resolve",
                        "zhie.relation_candidates.v1": "pipeline.components.relations:make_candidate_pairs"},
+        "spacy_callbacks": {"zhie.listeners_last.v1": "pipeline.training.listeners:make_listeners_last"},
     }
     for group, entries in want.items():
         for name, target in entries.items():
@@ -176,6 +177,6 @@ def test_entry_points_are_declared_and_resolve():
              "assert type(nlp.add_pipe('relation_extractor')).__name__ == 'RelationExtractor'\n"
              "for reg, name in [('architectures', 'zhie.RelationModel.v1'), ('architectures', 'zhie.Transformer.v1'),"
              " ('scorers', 'zhie.relation_scorer.v1'), ('misc', 'zhie.relation_candidates.v1'),"
-             " ('misc', 'zhie.resolve_backbone.v1')]:\n"
+             " ('misc', 'zhie.resolve_backbone.v1'), ('callbacks', 'zhie.listeners_last.v1')]:\n"
              "    assert getattr(spacy.registry, reg).get(name) is not None, name\n")
     subprocess.run([sys.executable, "-c", check], check=True, cwd="/")

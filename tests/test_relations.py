@@ -309,6 +309,40 @@ def test_joint_config_backpropagates_ner_and_relations_into_one_transformer():
     assert not torch.equal(before, after)
 
 
+@pytest.mark.skipif(not (MODEL / "config.cfg").exists(), reason="no shipped model")
+def test_continue_config_trains_the_sourced_ner_and_relations_together():
+    """configs/ner_rel_cpu_continue.cfg on the shipped pipeline: its NER listens with
+    spaCy's own listener, which gets no gradient back unless it is the transformer's
+    last listener; the config's before_update callback makes it so, and then both
+    heads and the shared transformer learn."""
+    from spacy.util import registry
+
+    config = load_config(CONFIGS / "ner_rel_cpu_continue.cfg", overrides={"paths.base_model": str(MODEL)},
+                         interpolate=True)
+    config["training"]["optimizer"]["learn_rate"] = 1e-4  # no warm-up: two steps must move the weights
+    nlp = load_model_from_config(config, auto_fill=True, validate=True)
+    nlp.get_pipe("gazetteer").add_patterns([{"label": "CITY", "pattern": "许昌"}])
+    examples = toy_examples(nlp)
+    optimizer = registry.resolve({"o": config["training"]["optimizer"]})["o"]
+    nlp.resume_training(sgd=optimizer)
+    with pytest.raises(TypeError):  # the NER's listener is not the last: its backward returns None
+        nlp.update(examples, sgd=optimizer)
+    before_update = registry.resolve({"cb": config["training"]["before_update"]})["cb"]
+    trf = nlp.get_pipe("transformer")
+    before_update(nlp, {"step": 0, "epoch": 0})
+    assert trf.listening_components[-1] == "ner"
+    weights = dict(trf.model.layers[0].shims[0]._model.named_parameters())
+    name = next(n for n in weights if "layer.0.attention.self.query.weight" in n)
+    before = weights[name].detach().clone()
+    losses = {}
+    for step in range(2):
+        before_update(nlp, {"step": step, "epoch": 0})
+        nlp.update(examples, sgd=optimizer, losses=losses)
+    after = dict(trf.model.layers[0].shims[0]._model.named_parameters())[name].detach()
+    assert losses["ner"] > 0 and losses["relation_extractor"] > 0 and losses["transformer"] > 0
+    assert not torch.equal(before, after)
+
+
 def test_relations_on_gold_entities_scores_the_component_alone():
     from pipeline.app.evaluate import relations_on_gold_entities
 
