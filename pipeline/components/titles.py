@@ -12,7 +12,7 @@ such a sentence has no holder to link to, so no relation is lost).
 
 from __future__ import annotations
 
-from typing import Iterable, TypeVar
+from typing import Iterable, Sequence, TypeVar
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -22,7 +22,7 @@ from .schema import sentence_index
 E = TypeVar("E", bound=tuple)  # (start, end, label, ...) in characters
 
 
-def sentences_with_a_name(sentence: list[int], entities: Iterable[tuple]) -> set[int]:
+def sentences_with_a_name(sentence: Sequence[int], entities: Iterable[tuple]) -> set[int]:
     """The sentence numbers (``sentence_index``) that hold a PERSON."""
     return {sentence[e[0]] for e in entities if e[2] == "PERSON"}
 
