@@ -10,10 +10,12 @@ export HF_HUB_OFFLINE := 1
 .PHONY: install samples test evaluate benchmark corpus train package
 
 # pip takes torch 2.13.0's CPU build from this machine's disk (see pyproject.toml).
+# Everything: the transformer pipeline and training (`train` includes `trf`);
+# `pip install zhie` alone is the torch-free install of the sm pipeline.
 $(BIN)/zhie: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[train,test,dev]'
 	touch $@
 
 install: $(BIN)/zhie

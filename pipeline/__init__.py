@@ -17,6 +17,7 @@ reaches into the components layer only for ``int8`` (``components.quantize``).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import TYPE_CHECKING
 
@@ -49,12 +50,19 @@ def load(name: str | os.PathLike | None = None, *, int8: bool = False, **kwargs)
     else:
         package = model_name(name) or (name if isinstance(name, str) else None)
     if package and spacy.util.is_package(package):
-        nlp = spacy.load(package, **kwargs)
+        source = package
     else:
-        path = model_path(name)
-        if not (path / "config.cfg").exists():
-            raise FileNotFoundError(f"no spaCy pipeline at {path} (config.cfg missing) and no installed package {name!r}")
-        nlp = spacy.load(path, **kwargs)
+        source = model_path(name)
+        if not (source / "config.cfg").exists():
+            raise FileNotFoundError(f"no spaCy pipeline at {source} (config.cfg missing) and no installed package {name!r}")
+    try:
+        nlp = spacy.load(source, **kwargs)
+    except ValueError as err:
+        # the base install (the sm pipeline's) has no spacy-transformers
+        if "factory for 'transformer'" in str(err) and importlib.util.find_spec("spacy_transformers") is None:
+            raise RuntimeError(f"{source} is a transformer pipeline: it needs zhie's trf extra "
+                               "(pip install 'zhie[trf]'); the base install runs the sm pipeline only") from err
+        raise
     if int8:
         from .components.quantize import quantize_int8
 

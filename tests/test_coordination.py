@@ -46,10 +46,35 @@ TABLE = [
      [("游德馨", "PERSON"), ("省政协主席", "TITLE"), ("刘金美", "PERSON"), ("王良", "PERSON"), ("省政协副主席", "TITLE")],
      [(0, 1, "has_title"), (2, 1, "has_title")],
      [(0, 1, "has_title"), (2, 1, "has_title")]),
+    # ... except a post heading a list of names joined by 、: every name holds it,
+    # not the membership
     ("中原银行董事张三、李四出席。",
      [("中原银行", "ORG"), ("董事", "TITLE"), ("张三", "PERSON"), ("李四", "PERSON")],
      [(2, 0, "member_of"), (2, 1, "has_title")],
-     [(2, 0, "member_of"), (2, 1, "has_title")]),
+     [(2, 0, "member_of"), (2, 1, "has_title"), (3, 1, "has_title")]),
+    # the samples' standing-committee list, column breaks and spaced characters
+    # included, linked in the middle only
+    ("市委常\n委马正兰、方婷、黄旭东、王志宏、\n王自合出席。市 领 导 王 堃 、 刘 保 新 列席。",
+     [("市委常\n委", "TITLE"), ("马正兰", "PERSON"), ("方婷", "PERSON"), ("黄旭东", "PERSON"),
+      ("王志宏", "PERSON"), ("王自合", "PERSON"), ("市 领 导", "TITLE"), ("王 堃", "PERSON"), ("刘 保 新", "PERSON")],
+     [(2, 0, "has_title"), (7, 6, "has_title")],
+     [(1, 0, "has_title"), (2, 0, "has_title"), (3, 0, "has_title"), (4, 0, "has_title"), (5, 0, "has_title"),
+      (7, 6, "has_title"), (8, 6, "has_title")]),
+    # a post not heading the list (a comma, another entity, or no post before the
+    # first name) is not shared
+    ("市长，张三、李四出席。",
+     [("市长", "TITLE"), ("张三", "PERSON"), ("李四", "PERSON")],
+     [(1, 0, "has_title")],
+     [(1, 0, "has_title")]),
+    ("副市长张三、许昌市长李四、王五出席。",
+     [("副市长", "TITLE"), ("张三", "PERSON"), ("许昌市长", "TITLE"), ("李四", "PERSON"), ("王五", "PERSON")],
+     [(1, 0, "has_title"), (3, 2, "has_title")],
+     [(1, 0, "has_title"), (3, 2, "has_title"), (4, 2, "has_title")]),
+    ("董事长张三、李四与许昌银行行长王五、赵六签约。",
+     [("董事长", "TITLE"), ("张三", "PERSON"), ("李四", "PERSON"), ("许昌银行", "ORG"), ("行长", "TITLE"),
+      ("王五", "PERSON"), ("赵六", "PERSON")],
+     [(1, 0, "has_title"), (5, 0, "has_title")],
+     [(1, 0, "has_title"), (2, 0, "has_title"), (5, 0, "has_title")]),
     # a body seated in a list of places (D41)
     ("中原银行在许昌市、郑州市设立分行。",
      [("中原银行", "ORG"), ("许昌市", "GPE"), ("郑州市", "GPE")],

