@@ -128,7 +128,7 @@ def test_the_cli_takes_the_model_name(command, tmp_path):
 # What the base install (no extras) has: no torch, no transformers, no
 # spacy-transformers. Simulated in this environment by refusing those imports
 # and hiding spacy-transformers' entry points, which spaCy would load on
-# every spacy.load (benchmarks/sm_install.py measures a real base install).
+# every spacy.load (`benchmarks/compare.py --base-venv` measures a real base install).
 WITHOUT_TORCH = r"""
 import importlib.metadata, json, sys
 
