@@ -72,14 +72,13 @@ TITLE_LIST_SEPARATOR = re.compile(r"\s*、\s*")
 def headed_lists(text: str, entities: Iterable[Entity]) -> dict[tuple[int, int], list[tuple[int, int]]]:
     """For each TITLE that heads a list of two or more PERSONs joined by 、 (only
     whitespace between the post and the first name), the (start, end) of the names."""
-    ents = sorted(entities)
     heads: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for run in entity_lists(text, ents, TITLE_LIST_SEPARATOR):
-        if len(run) < 2 or run[0][2] != "PERSON":
-            continue
-        before = [e for e in ents if e[1] <= run[0][0]]
-        if before and before[-1][2] == "TITLE" and not text[before[-1][1]:run[0][0]].strip():
-            heads[before[-1][:2]] = [e[:2] for e in run]
+    before = None  # the entity right before the run: the last one of the run before
+    for run in entity_lists(text, sorted(entities), TITLE_LIST_SEPARATOR):
+        if (len(run) > 1 and run[0][2] == "PERSON" and before and before[2] == "TITLE"
+                and not text[before[1]:run[0][0]].strip()):
+            heads[before[:2]] = [e[:2] for e in run]
+        before = run[-1]
     return heads
 
 
@@ -98,8 +97,9 @@ def list_mates(text: str, entities: Iterable[Entity]) -> dict[tuple[int, int], l
 def share_coordinated(text: str, entities: Iterable[Entity], relations: list[dict]) -> list[dict]:
     """``relations`` (``{"head": (s, e), "tail": (s, e), "label", "score"?}``) plus, for each
     relation of :data:`SHARED_SIDES`, the same relation to the other members of its
-    head's or tail's list, and so on for the copies. Relations are keyed by (head, tail,
-    label); none is dropped."""
+    head's or tail's list, and so on for the copies; and a has_title from a post to one
+    name of the list it heads (:func:`headed_lists`), to every name. Relations are keyed
+    by (head, tail, label); none is dropped."""
     entities = list(entities)
     mates = list_mates(text, entities)
     headed = headed_lists(text, entities)
