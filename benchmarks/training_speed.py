@@ -3,9 +3,10 @@
     python benchmarks/training_speed.py CONFIG [--steps 40] [--warmup 5] [--batcher words|padded]
                                         [--paths.base_model models/zh_zhie_news ...]
 
-The pipeline is initialised as ``spacy train`` does (``init_nlp``), then runs
-``--warmup`` + ``--steps`` updates on batches of the config's training corpus
-shuffled as ``spacy train`` does (its batcher, or spaCy's ``batch_by_words`` / ``batch_by_padded`` with
+The pipeline is initialised as ``spacy train`` does (``init_nlp``, with the
+config's ``before_init``), then runs ``--warmup`` + ``--steps`` updates on
+the config's training corpus, shuffled and batched as ``spacy train`` does
+(its batcher, or spaCy's ``batch_by_words`` / ``batch_by_padded`` with
 ``--batcher``), with the config's dropout, optimizer and ``before_update``
 callback. No evaluation runs; ``training.eval_frequency`` and the last dev
 curve give that cost. Printed and appended as one JSON line to
@@ -13,7 +14,8 @@ curve give that cost. Printed and appended as one JSON line to
 
 - seconds per step and characters per second of training;
 - the transformer's forward and backward pass (``torch.autograd.backward``)
-  in seconds per step, the rest (NER and relation heads, optimizer) beside;
+  in seconds per step, the rest (NER and relation heads, optimizer, and a
+  frozen transformer that only annotates, as in rel_cpu_update.cfg) beside;
 - resident memory every 25 steps and its peak;
 - the transformer's input: word pieces the batches hold, padded positions it
   computes (every window is padded to the longest of its pass: the batch, or
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -122,6 +125,9 @@ def measure(config_path: Path, steps: int, warmup: int, batcher: str | None, ext
     return {
         "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()} {torch.get_num_threads()} threads",
         "config": str(config_path), "overrides": overrides, "batcher": config["training"]["batcher"],
+        "before_init": config["initialize"]["before_init"],
+        "length_group_ratio": trf.model.attrs.get("length_group_ratio") if trf is not None else None,
+        "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
         "steps": n, "s_per_step": round(total / n, 3), "chars_per_step": round(chars / n, 1),
         "chars_per_s": round(chars / total, 1),
         "transformer_forward_s_per_step": round(clock["forward"] / n, 3),

@@ -5,7 +5,7 @@ every window padded to the batch's longest. spaCy's ``batch_by_padded``
 batcher sorts the items by their length in characters, but a window's length
 in word pieces varies by half either way (digits and Latin words are one
 piece for many characters), so 35 % of the encoder's input on the training
-corpus was still padding. ``forward_in_length_groups`` sorts the documents
+corpus was still padding. The forward of ``length_grouped`` sorts the documents
 of a training batch by the word pieces of their longest window and runs the
 encoder once per group whose lengths stay within ``ratio`` of its shortest
 (1.25: 9 % padding, three passes a batch on the training corpus). Padding
