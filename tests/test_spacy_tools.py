@@ -55,10 +55,10 @@ def spacy_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "spacy", *args], capture_output=True, text=True, cwd=ROOT)
 
 
-def test_debug_config_accepts_the_gpu_config(tmp_path, monkeypatch):
+def test_debug_config_accepts_the_gpu_config(tmp_path, monkeypatch, gazetteer_json):
     """`spacy debug config` on the GPU config (issue 9: the recipe for a lent GPU), no GPU or backbone needed."""
     monkeypatch.setenv("ZHIE_CACHE", str(tmp_path / "cache"))
-    done = spacy_cli("debug", "config", "configs/ner_gpu.cfg")
+    done = spacy_cli("debug", "config", "configs/ner_gpu.cfg", "--paths.gazetteer", str(gazetteer_json))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Config is valid" in done.stdout
     assert not (tmp_path / "cache").exists()
