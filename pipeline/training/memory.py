@@ -7,9 +7,10 @@ free space fragments and is never given back: ``configs/ner_cpu.cfg``'s
 resident memory grew by 5 MB a step (2.7 to 3.9 GB in 225 steps,
 ``benchmarks/training_speed.py``; 14 MB a step with ``batch_by_words``) and
 the first run of the recipe was killed for memory at 24 GB near the end of
-its 1,000 steps. With the threshold fixed, blocks of at least ``threshold`` bytes are
-mapped and unmapped on their own: 150 steps stay at 1.96-1.97 GB, and 2.0 GB
-with the length groups. 512 KB ran 14 % faster in one run but still grew by
+its 1,000 steps. With the threshold fixed, blocks of at least ``threshold``
+bytes are mapped and unmapped on their own: 150 steps stay at 1.96-1.97 GB,
+2.0 GB with the length groups, and the recipe's whole first stage at most
+2.3 GB. 512 KB ran 14 % faster in one run but still grew by
 0.9 MB a step, so the configs take 128 KB.
 """
 
