@@ -149,16 +149,13 @@ def _rss_mb() -> int:
 
 def _time_transformer(trf, clock: dict, pieces: dict) -> None:
     """Time the transformer's forward pass in training and count what it computes."""
-    from pipeline.components.length_groups import length_groups
+    from pipeline.components.length_groups import length_groups, window_piece_lengths
 
     model = trf.model
     begin_update = model.begin_update
 
     def timed(docs):
-        spans = model.attrs["get_spans"](docs)
-        flat = [span.text for doc_spans in spans for span in doc_spans]
-        ids = iter(model.tokenizer(flat)["input_ids"])
-        lengths = [[len(next(ids)) for _ in doc_spans] for doc_spans in spans]
+        lengths = window_piece_lengths(model, docs)
         # the passes the forward makes: one, or one per length group (zhie.Transformer.v1)
         ratio = model.attrs.get("length_group_ratio", 1.0)
         groups = length_groups([max(l, default=0) for l in lengths], ratio) if ratio > 1.0 else [range(len(docs))]
@@ -166,7 +163,7 @@ def _time_transformer(trf, clock: dict, pieces: dict) -> None:
             windows = [n for i in group for n in lengths[i]]
             pieces["real"] += sum(windows)
             pieces["padded"] += max(windows, default=0) * len(windows)
-        pieces["window_chars"] += sum(len(text) for text in flat)
+        pieces["window_chars"] += sum(len(span.text) for spans in model.attrs["get_spans"](docs) for span in spans)
         t = time.perf_counter()
         try:
             return begin_update(docs)

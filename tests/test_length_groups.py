@@ -23,7 +23,7 @@ def test_grouped_pass_gives_the_outputs_and_gradients_of_one_padded_pass(model_d
     import torch
     from spacy_transformers.layers.transformer_model import forward as one_pass
 
-    from pipeline.components.length_groups import length_grouped, piece_lengths
+    from pipeline.components.length_groups import length_grouped, piece_lengths, window_piece_lengths
 
     nlp = spacy.load(model_dir)
     model = nlp.get_pipe("transformer").model
@@ -50,6 +50,8 @@ def test_grouped_pass_gives_the_outputs_and_gradients_of_one_padded_pass(model_d
         return data, {n: p.grad.clone() for n, p in hf.named_parameters() if p.grad is not None}
 
     data_one, grads_one = run(one_pass)
+    # the lengths the groups are cut by are the pieces the encoder sees, window by window
+    assert window_piece_lengths(model, docs) == [d.wordpieces.attention_mask.sum(axis=1).tolist() for d in data_one]
     data_grouped, grads_grouped = run(length_grouped(1.25))
     for one, grouped in zip(data_one, data_grouped):
         real = one.wordpieces.attention_mask.astype(bool)

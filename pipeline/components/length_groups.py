@@ -45,12 +45,17 @@ def length_grouped(ratio: float) -> Callable:
     return forward
 
 
-def piece_lengths(model: Model, docs: list[Doc]) -> list[int]:
-    """The word pieces of each document's longest window (0 for a document without one)."""
+def window_piece_lengths(model: Model, docs: list[Doc]) -> list[list[int]]:
+    """The word pieces of each window the transformer cuts from each document."""
     spans = model.attrs["get_spans"](docs)
     flat = [span.text for doc_spans in spans for span in doc_spans]
     ids = iter(model.tokenizer(flat)["input_ids"]) if flat else iter(())
-    return [max((len(next(ids)) for _ in doc_spans), default=0) for doc_spans in spans]
+    return [[len(next(ids)) for _ in doc_spans] for doc_spans in spans]
+
+
+def piece_lengths(model: Model, docs: list[Doc]) -> list[int]:
+    """The word pieces of each document's longest window (0 for a document without one)."""
+    return [max(windows, default=0) for windows in window_piece_lengths(model, docs)]
 
 
 def length_groups(lengths: list[int], ratio: float) -> list[list[int]]:
