@@ -38,7 +38,7 @@ corpus: install
 	$(BIN)/zhie corpus convert corpus
 
 train: corpus
-	$(BIN)/python -m spacy train configs/ner_cpu.cfg --output training/ner_cpu
+	THP_MEM_ALLOC_ENABLE=1 $(BIN)/python -m spacy train configs/ner_cpu.cfg --output training/ner_cpu
 
 # Installable wheels in build/dist: the shipped pipeline as the spaCy package
 # zh_zhie_news (its components come from zhie's entry points) and zhie itself.
