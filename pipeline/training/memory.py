@@ -14,11 +14,11 @@ The threshold trades time for memory. At 128 KB (the configs until
 2026-12-02) resident memory stayed flat (the recipe's first stage at most
 2.3 GB), but every block above it was mapped and zeroed anew: a quarter of
 the training process's CPU time went to the kernel (140,000 page faults a
-second). At 4 MB (the configs now) ``ner_cpu_update.cfg`` runs 1.46 -> 1.24 s
-a step (100 steps, the same batches), 0.97 with PyTorch's huge pages
-(``THP_MEM_ALLOC_ENABLE=1``, set by project.yml), and its 1,500 steps under
-``spacy train`` peaked at 3.0 GB, growing by under 0.5 MB a step after the
-first thousand (README, "Training speed and memory").
+second). At 4 MB (the transformer configs now; sm_cpu.cfg keeps 128 KB)
+``ner_cpu_update.cfg`` runs 1.46 -> 1.24 s a step (100 steps, the same
+batches), 0.97 with PyTorch's huge pages (``THP_MEM_ALLOC_ENABLE=1``, set by
+project.yml), and its 1,500 steps under ``spacy train`` peaked at 3.0 GB,
+growing by under 0.5 MB a step after the first thousand (README, "Training speed and memory").
 """
 
 from __future__ import annotations
