@@ -396,6 +396,24 @@ def timeline(
 
 
 @app.command()
+def interpolate(
+    base: Path = typer.Argument(..., help="The pipeline a continue config started from (its paths.base_model)."),
+    tuned: Path = typer.Argument(..., help="The continued pipeline (e.g. training/ner_rel_cpu_continue/model-best)."),
+    output: Path = typer.Argument(..., help="Directory for the interpolated pipeline (replaced if it exists)."),
+    weight: float = typer.Option(0.5, help="Share of the tuned weights: 0 gives the base, 1 the tuned pipeline."),
+) -> None:
+    """Average the weights of a pipeline and its continuation (WiSE-FT): (1 - weight) base + weight tuned."""
+    from ..training.interpolate import write_interpolated
+
+    try:
+        write_interpolated(base, tuned, output, weight)
+    except ValueError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{output}: {1 - weight:g} x {base} + {weight:g} x {tuned}")
+
+
+@app.command()
 def ship(
     candidate: Path = typer.Argument(..., help="Trained pipeline directory (e.g. training/ner_cpu/model-best)."),
     scores: Path = typer.Argument(..., help="Its `zhie evaluate --output` JSON."),
