@@ -258,6 +258,7 @@ def evaluate(
     corpora: Optional[Path] = CorporaOpt,
     batch_size: int = typer.Option(32, help="Documents per batch."),
     errors: Optional[Path] = typer.Option(None, "--errors", help="Write every false positive and negative (entities and relations, with context) here as JSONL, and their counts to FILE.summary.json."),
+    counts: Optional[Path] = typer.Option(None, "--counts", help="Write each document's true / false positives and false negatives per result here as JSONL (for `zhie compare`)."),
     write_floors: Optional[Path] = typer.Option(None, "--write-floors", help="When this model ships: update the floors in this file (micro F - 0.02, F - 0.04 for labels with >= 20 gold; a floor the model meets never goes down, a missed one is reset and printed as LOWERED)."),
 ) -> None:
     """Entity and relation precision / recall / F1 (exact spans), micro and per label."""
@@ -268,12 +269,13 @@ def evaluate(
 
     _use_gpu(gpu_id)
     nlp = load(model_opt or model_arg)
-    results, timings, error_list = {}, {}, ([] if errors else None)
+    results, timings, error_list, count_list = {}, {}, ([] if errors else None), ([] if counts else None)
     for name in sets or list(DEFAULT_SETS):
         if name not in EVAL_SETS:
             raise typer.BadParameter(f"unknown set {name!r}; known: {', '.join(EVAL_SETS)}")
         t0 = time.perf_counter()
-        scores = evaluate_set(nlp, name, corpora=corpora, limit=limit, batch_size=batch_size, errors=error_list)
+        scores = evaluate_set(nlp, name, corpora=corpora, limit=limit, batch_size=batch_size, errors=error_list,
+                              counts=count_list)
         results.update(scores)
         timings[name] = round(time.perf_counter() - t0, 1)
         for key, sc in scores.items():
@@ -292,6 +294,10 @@ def evaluate(
         summary = error_summary(error_list)
         errors.with_name(errors.name + ".summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
         typer.echo(f"{len(error_list)} errors written to {errors}", err=True)
+    if counts:
+        from ..jsonl import write_jsonl
+
+        write_jsonl(counts, count_list)
     if write_floors:
         from .evaluate import floors_from_scores
 
@@ -393,6 +399,30 @@ def timeline(
     typer.echo(f"{s['documents']} documents ({s['dated_documents']} dated): {s['roles']} roles of "
                f"{s['people_with_roles']} people, {s['visits']} visits, {s['events']} events in {s['seconds']} s "
                f"-> {output}")
+
+
+@app.command()
+def compare(
+    base: Path = typer.Argument(..., help="`zhie evaluate --counts` of the base (e.g. the shipped model)."),
+    candidate: Path = typer.Argument(..., help="`zhie evaluate --counts` of the candidate, on the same sets."),
+    resamples: int = typer.Option(1000, help="Bootstrap resamples."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the comparison as JSON here."),
+) -> None:
+    """Paired bootstrap over documents: is the candidate's micro F better than the base's, or noise?"""
+    from dataclasses import asdict
+
+    from ..jsonl import read_jsonl
+    from .bootstrap import compare_all, format_comparisons
+
+    try:
+        rows = compare_all(list(read_jsonl(base)), list(read_jsonl(candidate)), resamples=resamples)
+    except ValueError as err:
+        typer.echo(str(err), err=True)
+        raise typer.Exit(1)
+    typer.echo(format_comparisons(rows))
+    if output:
+        output.write_text(json.dumps([{**asdict(r), "difference": r.difference} for r in rows], indent=2,
+                                     ensure_ascii=False))
 
 
 @app.command()

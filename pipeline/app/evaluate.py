@@ -59,8 +59,9 @@ class LabelScore:
     per_label: dict[str, PRFScore] = field(default_factory=dict)
 
     def add(self, gold: Iterable[Span | Triple], pred: Iterable[Span | Triple],
-            ignore: Sequence[tuple[int, int]] = ()) -> None:
-        """Count one document. ``ignore`` (entities only): ranges whose labels the gold does not know."""
+            ignore: Sequence[tuple[int, int]] = ()) -> tuple[int, int, int]:
+        """Count one document; its micro (tp, fp, fn). ``ignore`` (entities only): ranges whose labels
+        the gold does not know."""
         gold_set = {g for g in gold if g[2] in self.labels}
         pred_set = {p for p in pred if p[2] in self.labels
                     and not any(p[0] < e and s < p[1] for s, e in ignore)}
@@ -68,6 +69,7 @@ class LabelScore:
             self.per_label.setdefault(label, PRFScore()).score_set(
                 {x for x in pred_set if x[2] == label}, {x for x in gold_set if x[2] == label})
         self.micro.score_set(pred_set, gold_set)
+        return len(pred_set & gold_set), len(pred_set - gold_set), len(gold_set - pred_set)
 
     def as_dict(self) -> dict:
         return {"micro": prf_dict(self.micro), "per_label": {k: prf_dict(v) for k, v in self.per_label.items()}}
@@ -119,25 +121,29 @@ def gold_documents(name: str, corpora: str | Path | None = None,
 
 def evaluate_set(nlp: Language, name: str, *, corpora: str | Path | None = None,
                  limit: int | None = None, batch_size: int = 32,
-                 errors: list[dict] | None = None) -> dict[str, LabelScore]:
+                 errors: list[dict] | None = None, counts: list[dict] | None = None) -> dict[str, LabelScore]:
     """Scores of one set, by result name: ``name`` (entities), and for a set with
     gold relations, when the pipeline extracts them, ``relations:name`` (end to
     end) and ``relations@gold:name`` (on gold entities; not for the raw samples).
     ``errors``, when given, receives every false positive and negative
-    (:func:`error_records`)."""
+    (:func:`error_records`); ``counts`` the micro true / false positives and
+    false negatives of every document, by result (for :mod:`.bootstrap`)."""
     docs = gold_documents(name, corpora, limit)
     entities = LabelScore(EVAL_SETS[name])
     with_relations = name in RELATION_SETS and "relation_extractor" in nlp.pipe_names
     relations = LabelScore(RELATION_LABELS)
     predictions = annotate_texts(nlp, ((d["id"], d["text"]) for d in docs), batch_size=batch_size)
     for gold, pred in zip(docs, predictions):
-        entities.add(
+        doc_counts = {name: entities.add(
             [(e["start"], e["end"], e["label"]) for e in gold["entities"]],
             [(e["start"], e["end"], e["label"]) for e in pred["entities"]],
             [(m["start"], m["end"]) for m in gold["missing"]],
-        )
+        )}
         if with_relations:
-            relations.add(triples(gold), triples(pred))
+            doc_counts[f"relations:{name}"] = relations.add(triples(gold), triples(pred))
+        if counts is not None:
+            counts.extend({"result": key, "id": gold["id"], "tp": tp, "fp": fp, "fn": fn}
+                          for key, (tp, fp, fn) in doc_counts.items())
         if errors is not None:
             errors.extend(error_records(name, gold, pred, EVAL_SETS[name], with_relations))
     results = {name: entities}
