@@ -96,3 +96,19 @@ def test_written_pipeline_loads_with_the_interpolated_weights(tmp_path):
     np.testing.assert_allclose(got, 0.75 * b + 0.25 * t, rtol=1e-5)
     with pytest.raises(ValueError, match="one of the inputs"):
         write_interpolated(base_dir, tuned_dir, tuned_dir, 0.5)
+
+
+def test_a_tied_torch_weight_is_interpolated_once():
+    def tied(seed):
+        torch.manual_seed(seed)
+        module = torch.nn.Sequential(torch.nn.Linear(3, 3, bias=False), torch.nn.Linear(3, 3, bias=False))
+        module[1].weight = module[0].weight  # one tensor, two names in the state dict
+        model = PyTorchWrapper(module)
+        model.initialize(X=np.zeros((1, 3), dtype="f"))
+        return model
+
+    base, tuned = tied(0), tied(1)
+    before = tuned.shims[0]._model[0].weight.detach().clone()
+    interpolate_models(base, tuned, 0.5)
+    expected = 0.5 * base.shims[0]._model[0].weight.detach() + 0.5 * before
+    assert torch.allclose(tuned.shims[0]._model[1].weight.detach(), expected, atol=1e-6)

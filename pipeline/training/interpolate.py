@@ -73,10 +73,14 @@ def _interpolate_torch(base, tuned, weight: float, where: str) -> None:
     base_state, tuned_state = base.state_dict(), tuned.state_dict()
     if base_state.keys() != tuned_state.keys():
         raise ValueError(f"{where}: the PyTorch modules have different tensors")
+    done: set[int] = set()
     with torch.no_grad():
         for key, tensor in tuned_state.items():
             if not tensor.is_floating_point():  # position ids, token types
                 continue
+            if tensor.data_ptr() in done:  # a tied weight, listed under two names: interpolate it once
+                continue
+            done.add(tensor.data_ptr())
             old = base_state[key]
             if old.shape != tensor.shape:
                 raise ValueError(f"{where}: {key} has shape {tuple(old.shape)} vs {tuple(tensor.shape)}")
