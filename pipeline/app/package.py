@@ -35,7 +35,7 @@ TRAINED_ON = [
     "and amount; data/relation_rules/README.md)",
     "then the whole pipeline continued as one (configs/ner_rel_cpu_continue.cfg on the update mix: transformer, "
     "NER and relation head trained together; best dev at step 600 of 1,000) and averaged half and half with the "
-    "pipeline before it (WiSE-FT, `zhie interpolate --weight 0.5`; 0.5 chosen over 0.75 and 1 on the gold dev split)",
+    "pipeline before it (WiSE-FT, `zhie interpolate --weight 0.5`; 0.5 chosen over 0.25, 0.75 and 1 on the gold dev split)",
 ]
 
 
