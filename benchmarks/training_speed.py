@@ -155,7 +155,8 @@ def _time_transformer(trf, clock: dict, pieces: dict) -> None:
     begin_update = model.begin_update
 
     def timed(docs):
-        lengths = window_piece_lengths(model, docs)
+        spans = model.attrs["get_spans"](docs)
+        lengths = window_piece_lengths(model, docs, spans)
         # the passes the forward makes: one, or one per length group (zhie.Transformer.v1)
         ratio = model.attrs.get("length_group_ratio", 1.0)
         groups = length_groups([max(l, default=0) for l in lengths], ratio) if ratio > 1.0 else [range(len(docs))]
@@ -163,7 +164,7 @@ def _time_transformer(trf, clock: dict, pieces: dict) -> None:
             windows = [n for i in group for n in lengths[i]]
             pieces["real"] += sum(windows)
             pieces["padded"] += max(windows, default=0) * len(windows)
-        pieces["window_chars"] += sum(len(span.text) for spans in model.attrs["get_spans"](docs) for span in spans)
+        pieces["window_chars"] += sum(len(span.text) for doc_spans in spans for span in doc_spans)
         t = time.perf_counter()
         try:
             return begin_update(docs)

@@ -86,7 +86,8 @@ def compare(base: list[dict], candidate: list[dict], results: tuple[str, ...], n
 def compare_all(base: list[dict], candidate: list[dict], *, pools: dict[str, tuple[str, ...]] | None = None,
                 resamples: int = 1000, seed: int = 0) -> list[Comparison]:
     """Every result both count files hold, then each pool whose results are all there."""
-    results = [r for r in dict.fromkeys(c["result"] for c in base) if any(c["result"] == r for c in candidate)]
+    in_candidate = {c["result"] for c in candidate}
+    results = [r for r in dict.fromkeys(c["result"] for c in base) if r in in_candidate]
     rows = [compare(base, candidate, (r,), resamples=resamples, seed=seed) for r in results]
     for name, members in (DEFAULT_POOLS if pools is None else pools).items():
         if all(m in results for m in members):

@@ -45,9 +45,10 @@ def length_grouped(ratio: float) -> Callable:
     return forward
 
 
-def window_piece_lengths(model: Model, docs: list[Doc]) -> list[list[int]]:
-    """The word pieces of each window the transformer cuts from each document."""
-    spans = model.attrs["get_spans"](docs)
+def window_piece_lengths(model: Model, docs: list[Doc], spans: list[list] | None = None) -> list[list[int]]:
+    """The word pieces of each window the transformer cuts from each document
+    (``spans``: those windows, when the caller already has them)."""
+    spans = model.attrs["get_spans"](docs) if spans is None else spans
     flat = [span.text for doc_spans in spans for span in doc_spans]
     ids = iter(model.tokenizer(flat)["input_ids"]) if flat else iter(())
     return [[len(next(ids)) for _ in doc_spans] for doc_spans in spans]

@@ -1,4 +1,6 @@
-"""Bounded memory for long CPU trainings: a fixed mmap threshold for glibc's malloc (issue 9, item 4).
+"""Bounded memory for long CPU trainings: a fixed mmap threshold for glibc's malloc.
+
+Issue 9, item 4.
 
 A training step allocates the transformer's activations in shapes that change
 with every batch. glibc's malloc raises its mmap threshold each time a large
@@ -18,7 +20,8 @@ second). At 4 MB (the transformer configs now; sm_cpu.cfg keeps 128 KB)
 ``ner_cpu_update.cfg`` runs 1.46 -> 1.24 s a step (100 steps, the same
 batches), 0.97 with PyTorch's huge pages (``THP_MEM_ALLOC_ENABLE=1``, set by
 project.yml), and its 1,500 steps under ``spacy train`` peaked at 3.0 GB,
-growing by under 0.5 MB a step after the first thousand (README, "Training speed and memory").
+growing by under 0.5 MB a step after the first thousand (README, "Training
+speed and memory").
 """
 
 from __future__ import annotations
